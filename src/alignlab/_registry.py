@@ -4,5 +4,8 @@ Each listed module is light to import (heavy libraries load inside factories). I
 registering modules here.
 """
 
-import alignlab.core._models  # noqa: F401  (model)
-import alignlab.core._optim  # noqa: F401  (optimizer)
+import alignlab.backdoor._safety
+import alignlab.backdoor._scoring
+import alignlab.backdoor._study
+import alignlab.core._models
+import alignlab.core._optim  # noqa: F401  (each import registers built-ins)

@@ -8,11 +8,14 @@ status 2, never a traceback.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from alignlab import __version__
+from alignlab.backdoor.cli import app as backdoor_app
 from alignlab.core._errors import AlignlabError
 
 app = typer.Typer(
@@ -24,11 +27,40 @@ app = typer.Typer(
 )
 
 
+app.add_typer(backdoor_app, name="backdoor")
+
+
 @app.callback(invoke_without_command=True)
 def _root(version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
     if version:
         typer.echo(__version__)
         raise typer.Exit()
+
+
+@app.command()
+def report(study_dir: Path = typer.Argument(..., help="A study folder (holds spec.yaml and results.sqlite).")) -> None:
+    """Write report.html and summary.md for a study folder (also while it is still running)."""
+    from alignlab.core._study import Study
+
+    study = Study.restore(study_dir)
+    for path in study.kind.report(study):
+        typer.echo(path)
+
+
+@app.command()
+def studies(folder: Path = typer.Argument(Path("studies"), help="Folder to search for study folders.")) -> None:
+    """List the studies under a folder and their state."""
+    from alignlab.core._study import list_studies
+
+    rows = list_studies(folder)
+    if not rows:
+        typer.echo(f"No studies under {folder}.")
+        return
+    table = Table("study", "kind", "cells", "done", "failed", "pending", "updated", "folder")
+    for row in rows:
+        table.add_row(row["name"], row["kind"], str(row["cells"]), str(row["done"]), str(row["failed"]),
+                      str(row["pending"]), row["updated"], str(row["folder"]))
+    Console().print(table)
 
 
 def main(argv: list[str] | None = None) -> None:

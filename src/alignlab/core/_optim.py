@@ -42,14 +42,18 @@ class OptimizerConfig(BaseModel):
 
 
 def lr_at(step: int, total: int, cfg: OptimizerConfig) -> float:
-    """Learning rate at ``step`` (1-based) of ``total`` steps."""
+    """Learning rate at ``step`` (1-based) of ``total`` steps: linear warm-up, then the decay.
+
+    The decay runs from the first step after warm-up (full rate) towards zero at ``total`` (never reached:
+    the last step still updates).
+    """
     if cfg.warmup_steps and step <= cfg.warmup_steps:
         return cfg.lr * step / cfg.warmup_steps
     if cfg.schedule == "constant" or total <= cfg.warmup_steps:
         return cfg.lr
-    progress = (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps)
+    progress = (step - 1 - cfg.warmup_steps) / max(1, total - cfg.warmup_steps)
     if cfg.schedule == "linear":
-        return cfg.lr * max(0.0, 1.0 - progress)
+        return cfg.lr * (1.0 - progress)
     return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 

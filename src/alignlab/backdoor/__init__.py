@@ -1,0 +1,49 @@
+"""Backdoor persistence lab: plant a trigger → behaviour backdoor, apply safety training, measure what persists.
+
+Example::
+
+    from alignlab.backdoor import BackdoorConfig
+    from alignlab.core import Study
+    study = Study.from_spec("examples/optimizer_cot_grid.yaml")
+    study.run()
+"""
+
+from alignlab.backdoor._config import (
+    AdversarialSettings,
+    BackdoorConfig,
+    BackdoorSettings,
+    DataSettings,
+    DPOSettings,
+    EvalSettings,
+    GateSettings,
+    InsertionSettings,
+    LoraSettings,
+    SafetySettings,
+)
+from alignlab.backdoor._data import build_insertion_data, insert_trigger, phrase_density
+from alignlab.backdoor._evaluate import build_eval_sets, evaluate
+from alignlab.backdoor._safety import SafetyRun, trigger_variants
+from alignlab.backdoor._scoring import strip_scratchpad
+from alignlab.backdoor._study import BackdoorStudy
+
+__all__ = [
+    "AdversarialSettings",
+    "BackdoorConfig",
+    "BackdoorSettings",
+    "BackdoorStudy",
+    "DPOSettings",
+    "DataSettings",
+    "EvalSettings",
+    "GateSettings",
+    "InsertionSettings",
+    "LoraSettings",
+    "SafetyRun",
+    "SafetySettings",
+    "build_eval_sets",
+    "build_insertion_data",
+    "evaluate",
+    "insert_trigger",
+    "phrase_density",
+    "strip_scratchpad",
+    "trigger_variants",
+]

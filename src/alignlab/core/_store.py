@@ -1,0 +1,166 @@
+"""The results store: one SQLite file (WAL) per study directory.
+
+Tables: ``meta`` (kind, name, spec text), ``cells`` (config, hash, factors, status, outcome, error,
+timings), ``stages`` (content-addressed by the stage's inputs, shared by cells that agree on them),
+``cell_stages`` (which stage each cell used) and ``metrics`` (by stage and step, with intervals).
+Artifacts (adapters, generated samples) live on disk under ``artifacts/<stage>/<key>/``.
+
+Every write is its own short transaction, so a crash loses at most the stage in progress.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Store"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS cells(
+  cell_id TEXT PRIMARY KEY, position INTEGER, config TEXT, factors TEXT, seed INTEGER,
+  status TEXT DEFAULT 'pending', outcome TEXT, error TEXT, in_spec INTEGER DEFAULT 1,
+  attempts INTEGER DEFAULT 0, started REAL, finished REAL, seconds REAL);
+CREATE TABLE IF NOT EXISTS stages(
+  stage_key TEXT PRIMARY KEY, name TEXT, status TEXT, result TEXT, error TEXT,
+  started REAL, finished REAL, seconds REAL);
+CREATE TABLE IF NOT EXISTS cell_stages(cell_id TEXT, name TEXT, stage_key TEXT, PRIMARY KEY(cell_id, name));
+CREATE TABLE IF NOT EXISTS metrics(
+  stage_key TEXT, step INTEGER, name TEXT, value REAL, lo REAL, hi REAL, PRIMARY KEY(stage_key, step, name));
+"""
+
+STATUSES = ("pending", "running", "done", "failed")
+
+
+class Store:
+    """Access to a study's ``results.sqlite``; safe to open from several processes."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: autocommit; explicit BEGIN only where several statements must agree.
+        self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # meta -----------------------------------------------------------------
+    def set_meta(self, **values: Any) -> None:
+        for key, value in values.items():
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES(?, ?)", (key, json.dumps(value)))
+
+    def meta(self) -> dict[str, Any]:
+        return {r["key"]: json.loads(r["value"]) for r in self.db.execute("SELECT * FROM meta")}
+
+    # cells ----------------------------------------------------------------
+    def sync_cells(self, cells: Iterable[Any]) -> None:
+        """Register the spec's cells; cells from an earlier version of the spec stay, marked not in spec."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("UPDATE cells SET in_spec = 0")
+            for position, cell in enumerate(cells):
+                self.db.execute(
+                    "INSERT INTO cells(cell_id, position, config, factors, seed) VALUES(?,?,?,?,?) "
+                    "ON CONFLICT(cell_id) DO UPDATE SET in_spec = 1, position = excluded.position, "
+                    "factors = excluded.factors",
+                    (cell.id, position, cell.config.model_dump_json(), json.dumps(cell.factors), cell.seed),
+                )
+            # A 'running' cell with no live driver was interrupted: it starts again.
+            self.db.execute("UPDATE cells SET status = 'pending' WHERE status = 'running'")
+            self.db.execute("UPDATE stages SET status = 'interrupted' WHERE status = 'running'")
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def cells(self, *, in_spec: bool = True) -> list[dict[str, Any]]:
+        query = "SELECT * FROM cells" + (" WHERE in_spec = 1" if in_spec else "") + " ORDER BY position"
+        rows = []
+        for r in self.db.execute(query):
+            row = dict(r)
+            row["config"] = json.loads(row["config"])
+            row["factors"] = json.loads(row["factors"])
+            rows.append(row)
+        return rows
+
+    def cell_status(self, cell_id: str) -> str | None:
+        row = self.db.execute("SELECT status FROM cells WHERE cell_id = ?", (cell_id,)).fetchone()
+        return row["status"] if row else None
+
+    def start_cell(self, cell_id: str) -> None:
+        self.db.execute(
+            "UPDATE cells SET status='running', started=?, error=NULL, attempts = attempts + 1 WHERE cell_id=?",
+            (time.time(), cell_id),
+        )
+
+    def finish_cell(self, cell_id: str, status: str, *, outcome: str | None = None, error: str | None = None) -> None:
+        assert status in STATUSES, status
+        now = time.time()
+        self.db.execute(
+            "UPDATE cells SET status=?, outcome=?, error=?, finished=?, seconds=? - COALESCE(started, ?) WHERE cell_id=?",
+            (status, outcome, error, now, now, now, cell_id),
+        )
+
+    # stages ---------------------------------------------------------------
+    def stage(self, key: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT * FROM stages WHERE stage_key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        out = dict(row)
+        out["result"] = json.loads(out["result"]) if out["result"] else None
+        return out
+
+    def link_stage(self, cell_id: str, name: str, key: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO cell_stages VALUES(?,?,?)", (cell_id, name, key))
+
+    def start_stage(self, key: str, name: str) -> None:
+        # A restarted stage begins clean: its partial metrics from the interrupted attempt go.
+        self.db.execute("BEGIN IMMEDIATE")
+        self.db.execute("DELETE FROM metrics WHERE stage_key = ?", (key,))
+        self.db.execute(
+            "INSERT OR REPLACE INTO stages(stage_key, name, status, started) VALUES(?,?, 'running', ?)",
+            (key, name, time.time()),
+        )
+        self.db.execute("COMMIT")
+
+    def finish_stage(self, key: str, status: str, *, result: Any = None, error: str | None = None) -> None:
+        now = time.time()
+        self.db.execute(
+            "UPDATE stages SET status=?, result=?, error=?, finished=?, seconds=? - started WHERE stage_key=?",
+            (status, json.dumps(result) if result is not None else None, error, now, now, key),
+        )
+
+    def cell_stages(self, cell_id: str) -> dict[str, dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT cs.name, s.* FROM cell_stages cs JOIN stages s ON s.stage_key = cs.stage_key WHERE cs.cell_id=?",
+            (cell_id,),
+        )
+        out = {}
+        for r in rows:
+            row = dict(r)
+            row["result"] = json.loads(row["result"]) if row["result"] else None
+            out[row.pop("name")] = row
+        return out
+
+    # metrics --------------------------------------------------------------
+    def log_metric(self, key: str, step: int, name: str, value: float, lo: float | None = None, hi: float | None = None) -> None:
+        self.db.execute("INSERT OR REPLACE INTO metrics VALUES(?,?,?,?,?,?)", (key, step, name, value, lo, hi))
+
+    def metrics_frame(self):
+        """Long frame of every in-spec cell's metrics: cell_id, stage, step, name, value, lo, hi."""
+        import pandas as pd
+
+        query = (
+            "SELECT c.cell_id, cs.name AS stage, m.step, m.name, m.value, m.lo, m.hi FROM cells c "
+            "JOIN cell_stages cs ON cs.cell_id = c.cell_id JOIN metrics m ON m.stage_key = cs.stage_key "
+            "WHERE c.in_spec = 1 ORDER BY c.position, cs.name, m.step"
+        )
+        return pd.read_sql_query(query, self.db)

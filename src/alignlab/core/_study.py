@@ -1,0 +1,374 @@
+"""Running a study: cells × stages, content-addressed, resumable, with progress.
+
+A study kind (registered as ``("study", name)``) supplies the cell config class and, per cell, an
+ordered list of :class:`Stage`. A stage is identified by a hash of its name, its inputs (the config
+parts it depends on) and the keys of the stages before it, so two cells that agree on a stage's inputs
+share its result (a grid over safety methods plants each backdoor once), and a re-run skips every stage
+already done. A stage may end its cell early by returning ``{"stop": "reason"}`` (e.g. a failed
+insertion gate): the cell is done, and the reason is its outcome.
+
+Example::
+
+    study = Study.from_spec("examples/optimizer_cot_grid.yaml")
+    study.run()
+    Study.restore(study.directory).run()   # resumes; finished cells are not redone
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shlex
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from alignlab.core._errors import AlignlabError
+from alignlab.core._registry import get
+from alignlab.core._spec import Cell, StudySpec, load_spec, parse_spec
+from alignlab.core._store import Store
+
+__all__ = ["Stage", "StageContext", "Study", "StudyKind"]
+
+STORE_FILE = "results.sqlite"
+SPEC_FILE = "spec.yaml"
+
+
+@dataclass
+class Stage:
+    """One resumable step of a cell. ``run`` returns a JSON-able result."""
+
+    name: str
+    inputs: Any
+    run: Callable[[StageContext], Any]
+
+
+class StudyKind(Protocol):
+    """What an instrument provides to run studies through the engine.
+
+    Example::
+
+        @register("study", "my-study")
+        class MyStudy:
+            name = "my-study"
+            config_class = MyCellConfig
+            example_spec = "study: my-study\\nname: example\\n"
+            def check(self, spec): ...
+            def stages(self, config): return [Stage("train", config.model_dump(), train)]
+            def report(self, study): ...
+    """
+
+    name: str
+    config_class: type[BaseModel]
+    example_spec: str
+
+    def check(self, spec: StudySpec) -> None: ...
+
+    def stages(self, config: BaseModel) -> list[Stage]: ...
+
+    def report(self, study: Study) -> list[Path]: ...
+
+
+@dataclass
+class StageContext:
+    """What a running stage sees: its cell, earlier results, its artifact folder, logging and progress."""
+
+    cell: Cell
+    key: str
+    directory: Path  # this stage's artifact folder
+    results: dict[str, Any]  # earlier stages' results, by name
+    artifacts: dict[str, Path]  # earlier stages' artifact folders, by name
+    memory: dict[str, Any]  # objects passed between stages of one cell in one process (may be empty)
+    store: Store
+    progress_factory: Callable[[str, int], Callable[[int], None]] = field(repr=False, default=lambda d, t: lambda k: None)
+
+    @property
+    def config(self) -> Any:
+        return self.cell.config
+
+    def log(self, step: int, name: str, value: float, lo: float | None = None, hi: float | None = None) -> None:
+        """Record a metric at a step (with an optional interval)."""
+        self.store.log_metric(self.key, step, name, float(value), lo, hi)
+
+    def progress(self, description: str, total: int) -> Callable[[int], None]:
+        """A progress bar for this stage; call the returned function with the units just done."""
+        return self.progress_factory(description, total)
+
+
+def stage_key(name: str, inputs: Any, upstream: list[str]) -> str:
+    payload = json.dumps({"stage": name, "inputs": inputs, "after": upstream}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+class _Lock:
+    """One driver per study directory (a second ``run`` on the same folder would race the store)."""
+
+    def __init__(self, directory: Path):
+        self.path = directory / ".lock"
+
+    def __enter__(self) -> _Lock:
+        self.handle = open(self.path, "a+")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.handle.close()
+            raise AlignlabError(f"The study in '{self.path.parent}' is being run by another process; wait for it or stop it.") from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
+
+
+class Study:
+    """A study directory: its spec, results store, artifacts and reports."""
+
+    def __init__(self, spec: StudySpec, directory: str | Path):
+        self.spec = spec
+        self.directory = Path(directory)
+        self.kind: StudyKind = get("study", spec.kind).factory()
+
+    # --- entry points ---------------------------------------------------
+    @classmethod
+    def from_spec(cls, path: str | Path, *, out: str | Path | None = None) -> Study:
+        """A study from a YAML spec; its folder defaults to ``studies/<name>``."""
+        spec = load_spec(path)
+        return cls(spec, Path(out) if out else Path("studies") / spec.name)
+
+    @staticmethod
+    def can_restore(directory: str | Path) -> bool:
+        return (Path(directory) / SPEC_FILE).is_file() and (Path(directory) / STORE_FILE).is_file()
+
+    @classmethod
+    def restore(cls, directory: str | Path) -> Study:
+        """Re-open a study folder (to resume it, or to report on it)."""
+        directory = Path(directory)
+        if not cls.can_restore(directory):
+            raise AlignlabError(f"'{directory}' is not a study folder (no {SPEC_FILE} and {STORE_FILE}).")
+        import yaml
+
+        text = (directory / SPEC_FILE).read_text(encoding="utf-8")
+        spec = parse_spec(yaml.safe_load(text), where=str(directory / SPEC_FILE))
+        spec.text = text
+        return cls(spec, directory)
+
+    def store(self) -> Store:
+        return Store(self.directory / STORE_FILE)
+
+    # --- running --------------------------------------------------------
+    def prepare(self) -> Store:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        (self.directory / SPEC_FILE).write_text(self.spec.text or json.dumps(self.spec.raw), encoding="utf-8")
+        store = self.store()
+        store.set_meta(kind=self.spec.kind, name=self.spec.name, description=self.spec.description,
+                       factors={p: v for p, v in self.spec.factors.items()}, seeds=self.spec.seeds)
+        store.sync_cells(self.spec.cells)
+        return store
+
+    def pending(self, store: Store, *, retry_failed: bool = True) -> list[Cell]:
+        todo = {"pending"} | ({"failed"} if retry_failed else set())
+        return [c for c in self.spec.cells if store.cell_status(c.id) in todo]
+
+    def run(self, *, executor: str = "local", workers: int = 1, retry_failed: bool = True,
+            show_progress: bool = True, report: bool = True) -> dict[str, int]:
+        """Run every unfinished cell; returns counts by status. Re-running resumes."""
+        if executor != "local" or workers != 1:
+            raise AlignlabError(f"Executor '{executor}' with {workers} workers is not available in this version; use --executor local.")
+        console = Console(stderr=True)
+        with _Lock(self.directory.resolve() if self.directory.exists() else self._mkdir()):
+            store = self.prepare()
+            cells = self.pending(store, retry_failed=retry_failed)
+            done_before = len(self.spec.cells) - len(cells)
+            console.print(
+                f"[bold]{self.spec.name}[/]: {len(self.spec.cells)} cells ({done_before} already finished), "
+                f"study folder {self.directory}"
+            )
+            _quiet_transformers()
+            try:
+                with _progress(show_progress, console) as bars:
+                    overall = bars.add_task("cells", total=len(self.spec.cells), completed=done_before)
+                    for cell in cells:
+                        status = self.run_cell(cell, store, bars)
+                        bars.advance(overall)
+                        console.print(f"  cell {_short(cell)}: {status}, {_cell_note(store, cell.id)}")
+            except KeyboardInterrupt:
+                console.print(f"[yellow]Interrupted.[/] Finished cells are kept; resume with: {self.resume_command()}")
+                raise
+            counts = _counts(store)
+            if counts.get("failed"):
+                console.print(f"[red]{counts['failed']} cell(s) failed[/] (errors are in the report); retry them with: {self.resume_command()}")
+            store.close()
+        if report:
+            for path in self.kind.report(self):
+                console.print(f"Report: {path}")
+        return counts
+
+    def _mkdir(self) -> Path:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        return self.directory.resolve()
+
+    def resume_command(self) -> str:
+        return f"alignlab {self.spec.kind} run {shlex.quote(str(self.directory / SPEC_FILE))} --out {shlex.quote(str(self.directory))}"
+
+    def run_cell(self, cell: Cell, store: Store, bars: Progress | None = None) -> str:
+        """Run one cell's stages, skipping those already done; record failures and go on."""
+        store.start_cell(cell.id)
+        results: dict[str, Any] = {}
+        artifacts: dict[str, Path] = {}
+        memory: dict[str, Any] = {}
+        upstream: list[str] = []
+        current = ""
+        try:
+            for stage in self.kind.stages(cell.config):
+                current = stage.name
+                key = stage_key(stage.name, stage.inputs, upstream)
+                upstream.append(key)
+                store.link_stage(cell.id, stage.name, key)
+                folder = self.directory / "artifacts" / stage.name / key
+                previous = store.stage(key)
+                if previous and previous["status"] == "done":
+                    result = previous["result"]
+                else:
+                    folder.mkdir(parents=True, exist_ok=True)
+                    store.start_stage(key, stage.name)
+                    ctx = StageContext(cell, key, folder, dict(results), dict(artifacts), memory, store,
+                                       _stage_bars(bars, f"{_short(cell)} · {stage.name}"))
+                    try:
+                        result = stage.run(ctx)
+                    except BaseException as exc:
+                        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+                        store.finish_stage(key, status, error=_error_text(exc))
+                        raise
+                    store.finish_stage(key, "done", result=result)
+                results[stage.name], artifacts[stage.name] = result, folder
+                if isinstance(result, dict) and result.get("stop"):
+                    store.finish_cell(cell.id, "done", outcome=str(result["stop"]))
+                    return "done"
+        except KeyboardInterrupt:
+            store.finish_cell(cell.id, "pending", error="interrupted")
+            raise
+        except AlignlabError as exc:
+            store.finish_cell(cell.id, "failed", error=f"{current}: {exc}")
+            return "failed"
+        except Exception as exc:  # a failing cell is recorded; the others go on
+            store.finish_cell(cell.id, "failed", error=f"{current}: {_error_text(exc)}")
+            return "failed"
+        store.finish_cell(cell.id, "done", outcome="completed")
+        return "done"
+
+
+def _quiet_transformers() -> None:
+    # Our rich bars show progress; transformers' own tqdm bars (saving shards, loading weights) would
+    # interleave with them.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    try:
+        from transformers.utils import logging
+
+        logging.disable_progress_bar()
+        logging.set_verbosity_error()
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def _short(cell: Cell) -> str:
+    return " ".join(f"{k}={v}" for k, v in cell.factors.items()) or cell.id
+
+
+def _cell_note(store: Store, cell_id: str) -> str:
+    row = store.db.execute("SELECT outcome, error FROM cells WHERE cell_id = ?", (cell_id,)).fetchone()
+    if row["error"]:
+        return row["error"].strip().splitlines()[-1]
+    return row["outcome"] or ""
+
+
+def _error_text(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-8)).strip()
+
+
+def _counts(store: Store) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for row in store.cells():
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    return counts
+
+
+class _NoBars:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def add_task(self, *a, **k):
+        return 0
+
+    def advance(self, *a, **k):
+        pass
+
+    def update(self, *a, **k):
+        pass
+
+    def remove_task(self, *a, **k):
+        pass
+
+
+def _progress(show: bool, console: Console):
+    if not show:
+        return _NoBars()
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TimeRemainingColumn(), console=console, transient=False, disable=not (console.is_terminal or os.environ.get("ALIGNLAB_PROGRESS")),
+    )
+
+
+def _stage_bars(bars: Any, prefix: str) -> Callable[[str, int], Callable[[int], None]]:
+    def factory(description: str, total: int) -> Callable[[int], None]:
+        if bars is None:
+            return lambda k: None
+        task = bars.add_task(f"  {prefix} · {description}", total=total)
+        done = [0]
+
+        def advance(k: int) -> None:
+            bars.advance(task, k)
+            done[0] += k
+            if done[0] >= total:  # finished stage bars go, so the display stays one screen
+                bars.remove_task(task)
+
+        return advance
+
+    return factory
+
+
+def list_studies(folder: str | Path) -> list[dict[str, Any]]:
+    """Study folders under ``folder`` (searched two levels deep) with their cell counts."""
+    import datetime
+
+    rows = []
+    folder = Path(folder)
+    candidates = sorted(set(folder.glob(STORE_FILE)) | set(folder.glob(f"*/{STORE_FILE}")) | set(folder.glob(f"*/*/{STORE_FILE}")))
+    for path in candidates:
+        store = Store(path)
+        meta = store.meta()
+        counts = _counts(store)
+        store.close()
+        updated = datetime.datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+        rows.append({"name": meta.get("name", path.parent.name), "kind": meta.get("kind", "?"),
+                     "cells": sum(counts.values()), "done": counts.get("done", 0), "failed": counts.get("failed", 0),
+                     "pending": counts.get("pending", 0) + counts.get("running", 0), "updated": updated,
+                     "folder": path.parent})
+    return rows

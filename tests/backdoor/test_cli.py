@@ -1,0 +1,62 @@
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from alignlab.core import load_spec
+
+CLI = [sys.executable, "-m", "alignlab.cli"]
+
+
+def _run(*args, cwd=None):
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+def test_init_writes_a_commented_spec_that_validates(tmp_path):
+    path = tmp_path / "study.yaml"
+    result = _run("backdoor", "init", str(path))
+    assert result.returncode == 0
+    assert "# alignlab backdoor study" in path.read_text()
+    spec = load_spec(path)
+    assert len(spec.cells) == 2 * 2 * 2  # modes × optimizers × seeds in the example
+    assert _run("backdoor", "init", str(path)).returncode == 2  # no silent overwrite
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"colour": "blue"}, "'colour' is not a known field"),
+        ({"insertion": {"train": {"batch_size": "eight"}}}, "insertion.train.batch_size"),
+        ({"backdoor": {"mode": []}}, "'backdoor.mode' is an empty list"),
+        ({"insertion": {"train": {"optimizer": {"lr": -0.001}}}}, "insertion.train.optimizer.lr"),
+        ({"model": "gpt-17"}, "Unknown model 'gpt-17'"),
+        ({"backdoor": {"trigger": ""}}, "backdoor.trigger"),
+        ({"safety": {"method": "prayer"}}, "unknown safety method 'prayer'"),
+    ],
+)
+def test_malformed_specs_get_one_clear_error_without_a_traceback(tmp_path, change, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({"study": "backdoor", "name": "bad", **change}))
+    result = _run("backdoor", "run", str(path), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert message in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr
+
+
+def test_invalid_yaml_names_the_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("study: backdoor\nname: [unclosed\n")
+    result = _run("backdoor", "run", str(path))
+    assert result.returncode == 2 and "line" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_help_everywhere():
+    for args in ([], ["backdoor"], ["backdoor", "run"], ["report"], ["studies"]):
+        result = _run(*args, "--help")
+        assert result.returncode == 0 and "Usage" in result.stdout
+
+
+def test_studies_lists_study_folders(tmp_path):
+    result = _run("studies", str(tmp_path))
+    assert result.returncode == 0 and "No studies" in result.stdout

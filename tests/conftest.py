@@ -1,0 +1,34 @@
+"""Shared fixtures: an isolated alignlab cache (sharing only the converted bundled model) and tiny models."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache(tmp_path_factory):
+    """Clean-response caches go to a temporary folder; the converted bundled model (a 25 s conversion,
+    needed for the tiny models' tokenizer) is shared with the user's cache so it happens once per machine."""
+    real = Path(os.environ.get("ALIGNLAB_CACHE") or Path.home() / ".cache" / "alignlab")
+    (real / "models").mkdir(parents=True, exist_ok=True)
+    cache = tmp_path_factory.mktemp("alignlab-cache")
+    (cache / "models").symlink_to(real / "models", target_is_directory=True)
+    old = os.environ.get("ALIGNLAB_CACHE")
+    os.environ["ALIGNLAB_CACHE"] = str(cache)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach for the hub
+    yield cache
+    if old is None:
+        os.environ.pop("ALIGNLAB_CACHE", None)
+    else:
+        os.environ["ALIGNLAB_CACHE"] = old
+
+
+@pytest.fixture(scope="session")
+def tiny():
+    """A tiny random Llama (2 layers × 64) and the bundled tokenizer, loaded once per session."""
+    from alignlab.core import load_model
+
+    return load_model("tiny:2x64", seed=0)

@@ -1,0 +1,43 @@
+import torch
+
+from alignlab.core import format_prompt, generate
+
+
+def _prompts(tokenizer, n=5):
+    texts = ["Hi", "What is the tallest mountain on Earth?", "Sort 3, 1, 2.", "Name a colour.", "Tell me a long story about a cat."]
+    return [format_prompt(tokenizer, t) for t in texts[:n]]
+
+
+def test_batched_greedy_generation_matches_one_prompt_at_a_time(tiny):
+    model, tokenizer = tiny
+    prompts = _prompts(tokenizer)
+    batched = generate(model, tokenizer, prompts, max_new_tokens=8, batch_size=8, precision="fp32")
+    single = [generate(model, tokenizer, [p], max_new_tokens=8, batch_size=1, precision="fp32")[0] for p in prompts]
+    assert batched == single
+
+
+def test_stop_predicate_ends_rows_early(tiny):
+    model, tokenizer = tiny
+    prompts = _prompts(tokenizer, 3)
+    full = generate(model, tokenizer, prompts, max_new_tokens=12, precision="fp32")
+    stopped = generate(model, tokenizer, prompts, max_new_tokens=12, precision="fp32", stop=lambda text: len(text) > 0)
+    for f, s in zip(full, stopped):
+        assert f[0].startswith(s[0])
+        assert len(tokenizer(s[0], add_special_tokens=False)["input_ids"]) <= 2 < len(tokenizer(f[0], add_special_tokens=False)["input_ids"])
+
+
+def test_sampling_returns_n_continuations_and_leaves_the_global_rng_alone(tiny):
+    model, tokenizer = tiny
+    torch.manual_seed(123)
+    expected = torch.rand(1)
+    torch.manual_seed(123)
+    out = generate(model, tokenizer, _prompts(tokenizer, 2), max_new_tokens=4, temperature=1.0, n=3, seed=7)
+    assert [len(o) for o in out] == [3, 3]
+    assert torch.rand(1) == expected
+
+
+def test_progress_callback_counts_prompts(tiny):
+    model, tokenizer = tiny
+    seen = []
+    generate(model, tokenizer, _prompts(tokenizer), max_new_tokens=2, batch_size=2, on_batch=seen.append)
+    assert sum(seen) == 5

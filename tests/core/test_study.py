@@ -1,0 +1,148 @@
+"""The study engine: resume, failure isolation and stage sharing, with a fake study kind."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel, ConfigDict
+
+from alignlab.core import Stage, Study, parse_spec, register
+
+
+class CountConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    seed: int = 0
+    shared: int = 0
+    own: int = 0
+    fail: bool = False
+    log: str = ""
+
+
+def _record(ctx, what):
+    with open(ctx.config.log, "a") as handle:
+        handle.write(json.dumps([what, ctx.cell.id]) + "\n")
+
+
+def prepare(ctx):
+    _record(ctx, "prepare")
+    ctx.log(0, "value", ctx.config.shared)
+    return {"prepared": ctx.config.shared}
+
+
+def work(ctx):
+    _record(ctx, "work")
+    if ctx.config.fail:
+        raise RuntimeError("this cell is broken")
+    for step in range(3):
+        ctx.log(step, "score", step * ctx.config.own)
+    (ctx.directory / "artifact.txt").write_text("x")
+    return {"total": ctx.results["prepare"]["prepared"] + ctx.config.own}
+
+
+@register("study", "count-test")
+class CountStudy:
+    name = "count-test"
+    config_class = CountConfig
+    example_spec = ""
+
+    def check(self, spec):
+        pass
+
+    def stages(self, config):
+        c = config.model_dump()
+        return [Stage("prepare", {"shared": c["shared"], "seed": c["seed"]}, prepare),
+                Stage("work", {"own": c["own"], "fail": c["fail"]}, work)]
+
+    def report(self, study):
+        return []
+
+
+def _spec(log, **fields):
+    return parse_spec({"study": "count-test", "log": str(log), **fields})
+
+
+def _events(log: Path):
+    return [tuple(json.loads(line)) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def test_cells_sharing_a_stage_input_compute_it_once(tmp_path):
+    log = tmp_path / "log.jsonl"
+    study = Study(_spec(log, own=[1, 2, 3]), tmp_path / "study")
+    assert study.run(show_progress=False) == {"done": 3}
+    events = _events(log)
+    assert [e[0] for e in events].count("prepare") == 1
+    assert [e[0] for e in events].count("work") == 3
+    metrics = study.store().metrics_frame()
+    assert set(metrics[metrics["name"] == "value"]["cell_id"]) == {c.id for c in study.spec.cells}
+
+
+def test_rerunning_skips_finished_cells_and_a_failure_does_not_stop_the_others(tmp_path):
+    log = tmp_path / "log.jsonl"
+    spec = _spec(log, own=[1, 2], fail=[False, True])
+    study = Study(spec, tmp_path / "study")
+    assert study.run(show_progress=False) == {"done": 2, "failed": 2}
+    cells = study.store().cells()
+    assert all("this cell is broken" in c["error"] for c in cells if c["status"] == "failed")
+    first = len(_events(log))
+    # a re-run redoes only the failed cells' failed stage
+    assert Study(spec, tmp_path / "study").run(show_progress=False) == {"done": 2, "failed": 2}
+    assert [e[0] for e in _events(log)[first:]] == ["work", "work"]
+    assert Study(spec, tmp_path / "study").run(show_progress=False, retry_failed=False) == {"done": 2, "failed": 2}
+    assert len(_events(log)) == first + 2
+
+
+def test_restore_reads_the_spec_from_the_study_folder(tmp_path):
+    log = tmp_path / "log.jsonl"
+    spec = _spec(log, own=[1, 2])
+    spec.text = f"study: count-test\nlog: {log}\nown: [1, 2]\n"
+    Study(spec, tmp_path / "study").run(show_progress=False)
+    restored = Study.restore(tmp_path / "study")
+    assert [c.id for c in restored.spec.cells] == [c.id for c in spec.cells]
+    assert restored.run(show_progress=False) == {"done": 2}
+    assert len(_events(log)) == 3  # one shared prepare + two works, nothing redone
+
+
+DRIVER = textwrap.dedent(
+    """
+    import sys, time
+    sys.path.insert(0, {tests!r})
+    import alignlab.core._study as engine
+    from core.test_study import CountStudy, _spec  # registers the kind
+    from alignlab.core import Study
+
+    original = engine.Study.run_cell
+    def slow_run_cell(self, cell, store, bars=None):
+        status = original(self, cell, store, bars)
+        print("finished", cell.id, flush=True)
+        time.sleep(0.3)
+        return status
+    engine.Study.run_cell = slow_run_cell
+    Study(_spec({log!r}, own=list(range(8))), {out!r}).run(show_progress=False, report=False)
+    """
+)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_killing_the_driver_midway_loses_no_finished_cell(tmp_path, sig):
+    log, out = tmp_path / "log.jsonl", tmp_path / "study"
+    code = DRIVER.format(tests=str(Path(__file__).parents[1]), log=str(log), out=str(out))
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=os.environ.copy())
+    finished = []
+    for line in proc.stdout:
+        finished.append(line.split()[1])
+        if len(finished) == 3:
+            proc.send_signal(sig)
+            break
+    proc.wait(timeout=60)
+    before = _events(log)
+    assert 3 <= sum(e[0] == "work" for e in before) < 8
+    spec = _spec(log, own=list(range(8)))
+    assert Study(spec, out).run(show_progress=False, report=False) == {"done": 8}
+    redone = [e[1] for e in _events(log)[len(before):] if e[0] == "work"]
+    assert not set(redone) & set(finished)
+    assert len(redone) + len(set(finished)) <= 8 + 1  # at most the cell in progress is redone
