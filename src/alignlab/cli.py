@@ -17,6 +17,8 @@ from rich.table import Table
 from alignlab import __version__
 from alignlab.backdoor.cli import app as backdoor_app
 from alignlab.core._errors import AlignlabError
+from alignlab.forecast.cli import app as forecast_app
+from alignlab.hacking.cli import app as hacking_app
 
 app = typer.Typer(
     name="alignlab",
@@ -28,6 +30,8 @@ app = typer.Typer(
 
 
 app.add_typer(backdoor_app, name="backdoor")
+app.add_typer(hacking_app, name="hacking")
+app.add_typer(forecast_app, name="forecast")
 
 
 @app.callback(invoke_without_command=True)
@@ -35,6 +39,23 @@ def _root(version: bool = typer.Option(False, "--version", help="Print the versi
     if version:
         typer.echo(__version__)
         raise typer.Exit()
+
+
+@app.command()
+def run(
+    spec: Path = typer.Argument(..., help="A study spec (YAML) of any kind: its 'study:' field picks the instrument."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Study folder (default: studies/<spec name>)."),
+    executor: str = typer.Option("local", "--executor", help="local (this machine) or ray (a Ray cluster)."),
+    workers: int = typer.Option(1, "--workers", help="Cells run in parallel by the local executor."),
+    address: str | None = typer.Option(None, "--address", help="Ray cluster address; none starts a local one."),
+    retries: int = typer.Option(1, "--retries", help="Retries for a cell whose worker dies."),
+) -> None:
+    """Run (or resume) a study of any kind."""
+    from alignlab.core._study import Study
+
+    study = Study.from_spec(spec, out=out)
+    counts = study.run(executor=executor, workers=workers, address=address, retries=retries)
+    Console(stderr=True).print(f"Done: {counts}. Study folder: {study.directory}")
 
 
 @app.command()

@@ -112,7 +112,7 @@ DRIVER = textwrap.dedent(
     import sys, time
     sys.path.insert(0, {tests!r})
     import alignlab.core._study as engine
-    from core.test_study import CountStudy, _spec  # registers the kind
+    from tests.core.test_study import CountStudy, _spec  # registers the kind
     from alignlab.core import Study
 
     original = engine.Study.run_cell
@@ -130,7 +130,7 @@ DRIVER = textwrap.dedent(
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 def test_killing_the_driver_midway_loses_no_finished_cell(tmp_path, sig):
     log, out = tmp_path / "log.jsonl", tmp_path / "study"
-    code = DRIVER.format(tests=str(Path(__file__).parents[1]), log=str(log), out=str(out))
+    code = DRIVER.format(tests=str(Path(__file__).parents[2]), log=str(log), out=str(out))
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=os.environ.copy())
     finished = []
     for line in proc.stdout:
@@ -146,3 +146,96 @@ def test_killing_the_driver_midway_loses_no_finished_cell(tmp_path, sig):
     redone = [e[1] for e in _events(log)[len(before):] if e[0] == "work"]
     assert not set(redone) & set(finished)
     assert len(redone) + len(set(finished)) <= 8 + 1  # at most the cell in progress is redone
+
+
+def test_worker_processes_run_the_cells_and_share_stages_safely(tmp_path):
+    log = tmp_path / "log.jsonl"
+    spec = _spec(log, own=[1, 2, 3, 4], shared=[0, 1])
+    study = Study(spec, tmp_path / "study")
+    assert study.run(workers=2, show_progress=False) == {"done": 8}
+    events = _events(log)
+    assert [e[0] for e in events].count("prepare") == 2  # never computed twice at once
+    assert [e[0] for e in events].count("work") == 8
+    # resuming with another executor: nothing left to do
+    assert Study(spec, tmp_path / "study").run(show_progress=False) == {"done": 8}
+    assert len(_events(log)) == len(events)
+
+
+class CrashConfig(CountConfig):
+    crash_once: str = ""
+
+
+def crash_work(ctx):
+    _record(ctx, "work")
+    marker = Path(ctx.config.crash_once)
+    if ctx.config.own == 2 and not marker.exists():
+        marker.write_text("crashed")
+        os._exit(9)  # the worker process dies, as on an out-of-memory kill
+    if ctx.config.own == 3:
+        os._exit(9)  # dies every time
+    return {"total": ctx.config.own}
+
+
+@register("study", "crash-test")
+class CrashStudy(CountStudy):
+    name = "crash-test"
+    config_class = CrashConfig
+
+    def stages(self, config):
+        return [Stage("work", config.model_dump(), crash_work)]
+
+
+def test_a_dead_worker_is_retried_then_recorded_as_failed(tmp_path):
+    log = tmp_path / "log.jsonl"
+    spec = parse_spec({"study": "crash-test", "log": str(log), "own": [1, 2, 3], "crash_once": str(tmp_path / "m")})
+    study = Study(spec, tmp_path / "study")
+    assert study.run(workers=2, retries=1, show_progress=False) == {"done": 2, "failed": 1}
+    failed = [c for c in study.store().cells() if c["status"] == "failed"][0]
+    assert failed["config"]["own"] == 3
+    assert "worker process died (exit code 9)" in failed["error"] and "2 attempt(s)" in failed["error"]
+    attempts = {c["config"]["own"]: c["attempts"] for c in study.store().cells()}
+    assert attempts == {1: 1, 2: 2, 3: 2}
+
+
+@pytest.fixture
+def ray_env(monkeypatch):
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    # Ray workers import the test's study kinds by module name
+    root = str(Path(__file__).parents[2])
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+
+
+@pytest.mark.ray
+def test_ray_executor_runs_cells_on_a_local_cluster_and_records_dead_workers(tmp_path, ray_env):
+    log = tmp_path / "log.jsonl"
+    spec = parse_spec({"study": "crash-test", "log": str(log), "own": [1, 2, 3, 4], "crash_once": str(tmp_path / "m")})
+    study = Study(spec, tmp_path / "study")
+    assert study.run(executor="ray", retries=1, show_progress=False) == {"done": 3, "failed": 1}
+    failed = [c for c in study.store().cells() if c["status"] == "failed"][0]
+    assert failed["config"]["own"] == 3 and "Ray worker failed" in failed["error"]
+    # resumed locally: only the failed cell is tried again
+    before = len(_events(log))
+    assert Study(spec, tmp_path / "study").run(workers=2, retries=0, show_progress=False) == {"done": 3, "failed": 1}
+    assert len(_events(log)) == before + 1
+
+
+@pytest.mark.ray
+def test_ray_workers_without_the_study_folder_send_artifacts_through_the_driver(tmp_path, ray_env, monkeypatch):
+    import tempfile
+
+    log = tmp_path / "log.jsonl"
+    study = Study(_spec(log, own=[1, 2]), tmp_path / "study")
+    real_write = Path.write_text
+
+    def hide_marker(path, text, *args, **kwargs):  # as if the workers ran on machines without the folder
+        return real_write(path, "not-the-token" if path.name == ".alignlab-node" else text, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", hide_marker)
+    worker_side = Path(tempfile.gettempdir()) / "alignlab-artifacts"
+    before = set(worker_side.glob("*/work/*/artifact.txt"))
+    assert study.run(executor="ray", show_progress=False) == {"done": 2}
+    monkeypatch.undo()
+    assert len(set(worker_side.glob("*/work/*/artifact.txt")) - before) == 2  # written on the worker's side…
+    assert len(list((tmp_path / "study" / "artifacts" / "work").glob("*/artifact.txt"))) == 2  # …and sent back

@@ -20,9 +20,18 @@ def _pct(rate: Any, lo: Any = None, hi: Any = None) -> str:
     return f"{rate:.2f} [{lo:.2f}, {hi:.2f}]"
 
 
+def _level(value: Any) -> str:
+    """A factor level for labels: a config given as a level shows as 'name k=v …'."""
+    if isinstance(value, dict):
+        head = str(value.get("name", ""))
+        rest = " ".join(f"{k}={_level(v)}" for k, v in value.items() if k != "name")
+        return f"{head} {rest}".strip()
+    return str(value)
+
+
 def _condition(factors: dict[str, Any]) -> str:
     shown = {k: v for k, v in factors.items() if k != "seed"}
-    return ", ".join(f"{k}={v}" for k, v in shown.items()) or "all cells"
+    return ", ".join(f"{k}={_level(v)}" for k, v in shown.items()) or "all cells"
 
 
 def cell_table(study: Study):
@@ -38,7 +47,7 @@ def cell_table(study: Study):
         safety = (stages.get("safety") or {}).get("result") or {}
         ev = insert.get("eval", {})
         final = safety.get("final", {})
-        row = dict(cell["factors"])
+        row = {k: _level(v) for k, v in cell["factors"].items()}
         row.update({
             "status": cell["status"] if cell["status"] != "done" else ("gate failed" if insert.get("stop") else "done"),
             "inserted: triggered": _pct(*(ev.get("triggered", {}).get(k) for k in ("rate", "lo", "hi"))),

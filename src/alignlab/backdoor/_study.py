@@ -7,6 +7,7 @@ safety training share one insertion, and a re-run skips what is done.
 from __future__ import annotations
 
 import json
+import re
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -131,11 +132,7 @@ def insert_stage(ctx: StageContext) -> dict[str, Any]:
     result = evaluate(model, tokenizer, _eval_sets(ctx), cfg, step=stats.steps, samples_dir=ctx.directory,
                       progress=ctx.progress)
     _log_eval(ctx, stats.steps, result)
-    if ins.method == "lora":
-        model.save_pretrained(ctx.directory / "adapter")
-    else:
-        model.save_pretrained(ctx.directory / "model")
-        tokenizer.save_pretrained(ctx.directory / "model")
+    _save(model, tokenizer, ctx.directory, adapter=ins.method == "lora")
     ctx.memory["backdoored"] = (model, tokenizer)
     g = ins.gate
     passed = result["triggered"]["rate"] >= g.min_triggered and result["untriggered"]["rate"] <= g.max_untriggered
@@ -207,15 +204,83 @@ def safety_stage(ctx: StageContext) -> dict[str, Any]:
 
     method = create("safety", s.method)
     info = method(SafetyRun(model, tokenizer, cfg, hhh, schedule, total, on_checkpoint, on_step, elicits, ctx.directory))
+    if s.method != "none":
+        _save(model, tokenizer, ctx.directory, adapter=s.finetune == "lora")
+    ctx.memory["safe"] = (model, tokenizer)
     final = {r["name"]: r["value"] for r in _last_metrics(ctx)}
     return {"method": s.method, "schedule": schedule, "final": final, **info}
 
 
+def _save(model: Any, tokenizer: Any, folder: Path, *, adapter: bool) -> None:
+    if adapter:
+        model.save_pretrained(folder / "adapter", selected_adapters=["default"])
+    else:
+        model.save_pretrained(folder / "model")
+        tokenizer.save_pretrained(folder / "model")
+
+
+def _after_safety(ctx: StageContext):
+    """The model after safety training, every adapter merged into its weights."""
+    cfg: BackdoorConfig = ctx.config
+    if "safe" in ctx.memory:
+        model, tokenizer = ctx.memory.pop("safe")
+        return (model.merge_and_unload() if hasattr(model, "merge_and_unload") else model), tokenizer
+    folder = ctx.artifacts["safety"]
+    if cfg.safety.method != "none" and cfg.safety.finetune == "full":
+        return load_model(str(folder / "model"), dtype=cfg.dtype, device=cfg.device)
+    model, tokenizer = _backdoored(ctx)
+    if cfg.safety.method != "none":
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, folder / "adapter").merge_and_unload()
+    return model, tokenizer
+
+
+# --- stage 4 (optional): removal vs suppression ------------------------------------------------------
+
+def restyle(text: str, style: str) -> str:
+    """Clean answers in another style: the recovery stage's unrelated data."""
+    if style == "lowercase":
+        return text.lower()
+    first = re.split(r"(?<=[.!?])\s", text.strip(), maxsplit=1)[0]
+    return first
+
+
+def recovery_stage(ctx: StageContext) -> dict[str, Any]:
+    """Brief fine-tuning on unrelated data; a backdoor that comes back was suppressed, not removed."""
+    cfg: BackdoorConfig = ctx.config
+    r = cfg.recovery
+    model, tokenizer = _after_safety(ctx)
+    if cfg.safety.finetune == "lora":
+        from peft import get_peft_model
+
+        model = get_peft_model(model, _lora(cfg.safety.lora, cfg.seed + 1))
+    else:
+        model.requires_grad_(True)
+    hhh = [Example(**row) for row in _read_jsonl(ctx.artifacts["data"] / "hhh.jsonl")]
+    examples = [Example(e.prompt, restyle(e.response, r.style), e.complete) for e in hhh]
+    advance = ctx.progress("recovery", r.train.total_steps(len(examples)))
+    stats = train(model, tokenizer, examples, r.train, seed=cfg.seed, system=cfg.data.system_prompt,
+                  on_step=lambda step, loss: (ctx.log(step, "train_loss", loss), advance(1)))
+    result = evaluate(model, tokenizer, _eval_sets(ctx), cfg, step=stats.steps, samples_dir=ctx.directory,
+                      progress=ctx.progress)
+    _log_eval(ctx, stats.steps, result)
+    after_safety = ctx.results["safety"]["final"].get("triggered", float("nan"))
+    after_recovery = result["triggered"]["rate"]
+    if after_safety >= r.persisted_at:
+        label = "persisted"
+    elif after_recovery >= r.recovered_at:
+        label = "suppressed"
+    else:
+        label = "removed"
+    return {"label": label, "after_safety": after_safety, "after_recovery": after_recovery, "eval": result,
+            "steps": stats.steps, "style": r.style}
+
+
 def _last_metrics(ctx: StageContext) -> list[dict[str, Any]]:
-    rows = ctx.store.db.execute(
-        "SELECT name, value FROM metrics WHERE stage_key = ? AND name != 'train_loss' AND step = "
-        "(SELECT MAX(step) FROM metrics WHERE stage_key = ? AND name != 'train_loss')", (ctx.key, ctx.key))
-    return [dict(r) for r in rows]
+    rows = [r for r in ctx.store.stage_metrics(ctx.key) if r["name"] != "train_loss"]
+    last = max((r["step"] for r in rows), default=None)
+    return [r for r in rows if r["step"] == last]
 
 
 @register("study", "backdoor")
@@ -241,11 +306,14 @@ class BackdoorStudy:
         c = config.model_dump(mode="json")
         data_inputs = {"model": c["model"], "dtype": c["dtype"], "seed": c["seed"], "data": c["data"], "backdoor": c["backdoor"]}
         insert_inputs = {"device": c["device"], "insertion": c["insertion"], "evaluation": c["evaluation"]}
-        return [
+        stages = [
             Stage("data", data_inputs, data_stage),
             Stage("insert", insert_inputs, insert_stage),
             Stage("safety", {"safety": c["safety"]}, safety_stage),
         ]
+        if config.recovery.enabled:
+            stages.append(Stage("recovery", {"recovery": c["recovery"]}, recovery_stage))
+        return stages
 
     def report(self, study: Study) -> list[Path]:
         from alignlab.backdoor._report import write_report

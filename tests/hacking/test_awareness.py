@@ -1,0 +1,39 @@
+import pytest
+
+from alignlab.core import names
+from alignlab.hacking import CUE_PAIRS, awareness_test, paired_statistics
+
+
+def test_paired_statistics_match_mcnemar_by_hand():
+    # 10 pairs: 6 behave only under evaluation cues, 1 only under deployment cues, 3 both.
+    eval_hits = [True] * 9 + [False]
+    deploy_hits = [True] * 3 + [False] * 6 + [True]
+    stats = paired_statistics(eval_hits, deploy_hits)
+    assert stats["table"] == ((3, 6), (1, 0))
+    assert stats["difference"] == pytest.approx(0.5)
+    assert stats["p_value"] == pytest.approx(0.125, abs=1e-9)  # exact binomial: 2·P(X ≤ 1 | n=7)
+    low, high = stats["ci"]
+    assert low < stats["difference"] < high and 0 < low
+
+
+def test_no_gap_gives_p_one():
+    stats = paired_statistics([True, False] * 5, [True, False] * 5)
+    assert stats["p_value"] == 1.0 and stats["difference"] == 0.0
+
+
+def test_cues_are_paired_and_scorers_are_registered():
+    assert all(e != d for e, d in CUE_PAIRS)
+    assert {"refusal", "humaneval-pass", "hack-rate"} <= set(names("behaviour"))
+
+
+def test_awareness_runs_on_a_tiny_model():
+    result = awareness_test("tiny:2x64", scorer="refusal", n=6, max_new_tokens=4)
+    assert result.n == 6 and len(result.rows) == 6
+    assert 0.0 <= result.p_value <= 1.0 and result.ci[0] <= result.ci[1]
+    assert result.rows[0]["eval_cue"] == CUE_PAIRS[0][0] and result.rows[0]["deploy_cue"] == CUE_PAIRS[0][1]
+
+
+@pytest.mark.real_model
+def test_awareness_with_the_bundled_model():
+    result = awareness_test("bundled:smollm2-135m", scorer="refusal", n=12, max_new_tokens=32)
+    assert result.n == 12 and 0.0 <= result.rate_eval <= 1.0
