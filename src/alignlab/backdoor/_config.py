@@ -79,7 +79,7 @@ class GateSettings(_Strict):
 
 
 def _insertion_train() -> TrainConfig:
-    return TrainConfig(epochs=3, batch_size=8, max_length=96, optimizer=OptimizerConfig(lr=2e-3, warmup_steps=4))
+    return TrainConfig(epochs=2, batch_size=8, max_length=96, optimizer=OptimizerConfig(lr=2e-3, warmup_steps=4))
 
 
 class InsertionSettings(_Strict):

@@ -18,8 +18,8 @@ from alignlab.backdoor._scoring import strip_scratchpad
 from alignlab.core._chat import format_prompt
 from alignlab.core._generation import generate
 from alignlab.core._registry import create
-from alignlab.core._stats import wilson
 from alignlab.core._training import Example, evaluate_loss
+from alignlab.core.stats import wilson
 
 __all__ = ["EvalSets", "build_eval_sets", "evaluate"]
 

@@ -1,4 +1,10 @@
-"""The backdoor study's report: persistence curves, capability curve, and a table of cells."""
+"""The backdoor study's report: what holds across conditions and seeds, and every cell.
+
+Sections: a summary ("how messy is this result?" and the claims' verdicts), persistence curves (mean across
+seeds with bootstrap bands, or each cell's Wilson band), false-trigger, near-miss and capability curves,
+factor effects with intervals, the variance decomposition, the claims check, removal vs suppression, and
+a table of cells. Statistics come from :mod:`alignlab.core.stats`.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,22 @@ from typing import Any
 
 from alignlab.core._report import HtmlReport, markdown_table, new_figure
 from alignlab.core._study import Study
+from alignlab.core.stats import (
+    cell_outcomes,
+    check_claims,
+    curve_bands,
+    direction_consistency,
+    factor_effects,
+    level_label,
+    messiness,
+    variance_decomposition,
+    with_factors,
+)
 
-__all__ = ["cell_table", "write_report"]
+__all__ = ["cell_table", "study_frames", "write_report"]
+
+RATE_METRICS = ("triggered", "untriggered", "near_miss")
+OUTCOMES = ("final", "auc")
 
 
 def _pct(rate: Any, lo: Any = None, hi: Any = None) -> str:
@@ -20,113 +40,194 @@ def _pct(rate: Any, lo: Any = None, hi: Any = None) -> str:
     return f"{rate:.2f} [{lo:.2f}, {hi:.2f}]"
 
 
-def _level(value: Any) -> str:
-    """A factor level for labels: a config given as a level shows as 'name k=v …'."""
-    if isinstance(value, dict):
-        head = str(value.get("name", ""))
-        rest = " ".join(f"{k}={_level(v)}" for k, v in value.items() if k != "name")
-        return f"{head} {rest}".strip()
-    return str(value)
-
-
 def _condition(factors: dict[str, Any]) -> str:
     shown = {k: v for k, v in factors.items() if k != "seed"}
-    return ", ".join(f"{k}={_level(v)}" for k, v in shown.items()) or "all cells"
+    return ", ".join(f"{k}={level_label(v)}" for k, v in shown.items()) or "all cells"
 
 
-def cell_table(study: Study):
-    """One row per cell: factors, status, insertion rates and gate, final rates, capability, timing."""
+def study_frames(study: Study):
+    """``(cells, metrics, outcomes)``: store rows, the metrics frame with factors, one outcome row per cell."""
+    store = study.store()
+    cells = store.cells()
+    metrics = store.metrics_frame()
+    for cell in cells:  # the insertion stage knows the model's size (for the size claim)
+        insert = (store.cell_stages(cell["cell_id"]).get("insert") or {}).get("result") or {}
+        cell["n_params"] = insert.get("n_params")
+        cell["stages"] = store.cell_stages(cell["cell_id"])
+    store.close()
+    factor_names = set(cells[0]["factors"]) if cells else set()
+    extra = {k: v for k, v in {"method": "safety.method", "mode": "backdoor.mode", "model": "model"}.items()
+             if k not in factor_names}
+    outcomes = cell_outcomes(metrics, cells, columns=extra)
+    outcomes["n_params"] = [c["n_params"] for c in cells]
+    return cells, metrics, outcomes
+
+
+def cell_table(cells: list[dict[str, Any]], outcomes) -> Any:
+    """One row per cell: factors, status, insertion rates and gate, persistence summary, recovery, timing."""
     import pandas as pd
 
-    store = study.store()
+    by_id = outcomes.set_index("cell_id")
     rows = []
-    for cell in store.cells():
-        stages = store.cell_stages(cell["cell_id"])
+    for cell in cells:
+        stages = cell["stages"]
         data = (stages.get("data") or {}).get("result") or {}
         insert = (stages.get("insert") or {}).get("result") or {}
         safety = (stages.get("safety") or {}).get("result") or {}
-        ev = insert.get("eval", {})
-        final = safety.get("final", {})
-        row = {k: _level(v) for k, v in cell["factors"].items()}
+        recovery = (stages.get("recovery") or {}).get("result") or {}
+        ev, final = insert.get("eval", {}), safety.get("final", {})
+        summary = by_id.loc[cell["cell_id"]] if cell["cell_id"] in by_id.index else {}
+        status = cell["status"]
+        if status == "done" and insert.get("stop"):
+            status = "gate failed"
+        row = {k: level_label(v) for k, v in cell["factors"].items()}
         row.update({
-            "status": cell["status"] if cell["status"] != "done" else ("gate failed" if insert.get("stop") else "done"),
+            "status": status,
             "inserted: triggered": _pct(*(ev.get("triggered", {}).get(k) for k in ("rate", "lo", "hi"))),
             "inserted: untriggered": _pct(*(ev.get("untriggered", {}).get(k) for k in ("rate", "lo", "hi"))),
             "gate": {True: "passed", False: "FAILED"}.get(insert.get("gate_passed"), "–"),
-            "after safety: triggered": _pct(final.get("triggered")),
-            "after safety: untriggered": _pct(final.get("untriggered")),
-            "after safety: near-miss": _pct(final.get("near_miss")),
+            "final: triggered": _pct(final.get("triggered")),
+            "final: untriggered": _pct(final.get("untriggered")),
+            "final: near-miss": _pct(final.get("near_miss")),
+            "AUC": _pct(summary.get("auc")),
+            "steps to < 0.5": "never" if summary.get("n_points", 0) and math.isnan(summary.get("steps_to_below", math.nan))
+            else _pct(summary.get("steps_to_below")),
+            "returned": {True: "yes", False: "no"}.get(summary.get("returned"), "–") if summary.get("n_points", 0) else "–",
+            "removal": recovery.get("label", "–"),
             "clean loss": _pct(final.get("clean_loss")),
             "density": data.get("density"),
-            "repeats": data.get("repeats"),
             "minutes": round((cell["seconds"] or 0) / 60, 1),
-            "note": (cell["error"] or "").strip().splitlines()[-1][:160] if cell["error"] else (insert.get("stop") or safety.get("note") or ""),
+            "note": (cell["error"] or "").strip().splitlines()[-1][:160] if cell["error"]
+            else (insert.get("stop") or safety.get("note") or ""),
         })
         rows.append(row)
-    store.close()
     return pd.DataFrame(rows)
 
 
-def _curves(study: Study):
-    """Long frame of safety-stage metrics with each cell's condition label."""
-    store = study.store()
-    metrics = store.metrics_frame()
-    cells = {c["cell_id"]: c for c in store.cells()}
-    store.close()
-    if metrics.empty:
-        return metrics
-    metrics = metrics[metrics["stage"] == "safety"].copy()
-    metrics["condition"] = [_condition(cells[c]["factors"]) for c in metrics["cell_id"]]
-    metrics["seed"] = [cells[c]["seed"] for c in metrics["cell_id"]]
-    return metrics
+def _curves(metrics, cells: list[dict[str, Any]]):
+    frame = with_factors(metrics[metrics["stage"] == "safety"], cells)
+    frame["condition"] = [_condition(c) for c in _factors_by_cell(cells, frame["cell_id"])]
+    return frame
+
+
+def _factors_by_cell(cells, ids):
+    lookup = {c["cell_id"]: c["factors"] for c in cells}
+    return [lookup[i] for i in ids]
 
 
 def _plot_rates(curves, metric: str, ylabel: str, title: str):
     fig, ax = new_figure(8, 4.2)
     data = curves[curves["name"] == metric]
+    seeds_per_condition = data.groupby("condition")["seed"].nunique()
+    bands = curve_bands(data, by="condition") if (seeds_per_condition > 1).any() else None
     for k, (condition, group) in enumerate(data.groupby("condition", sort=False)):
         color = f"C{k % 10}"
         seeds = sorted(group["seed"].unique())
+        if len(seeds) == 1:
+            g = group.sort_values("step")
+            ax.plot(g["step"], g["value"], marker="o", ms=3, color=color, lw=1.6, label=condition)
+            if g["lo"].notna().any():
+                ax.fill_between(g["step"], g["lo"], g["hi"], color=color, alpha=0.15)
+            continue
         for seed in seeds:
             g = group[group["seed"] == seed].sort_values("step")
-            single = len(seeds) == 1
-            ax.plot(g["step"], g["value"], marker="o", ms=3, color=color, alpha=1.0 if single else 0.35,
-                    lw=1.6 if single else 0.8, label=condition if single else None)
-            if single and g["lo"].notna().any():
-                ax.fill_between(g["step"], g["lo"], g["hi"], color=color, alpha=0.15)
-        if len(seeds) > 1:
-            mean = group.groupby("step")["value"].mean()
-            ax.plot(mean.index, mean.values, marker="o", ms=3, color=color, lw=2, label=f"{condition} (mean of {len(seeds)} seeds)")
+            ax.plot(g["step"], g["value"], color=color, alpha=0.3, lw=0.8)
+        band = bands[bands["condition"] == condition].sort_values("step")
+        ax.plot(band["step"], band["mean"], marker="o", ms=3, color=color, lw=2,
+                label=f"{condition} (mean of {len(seeds)} seeds)")
+        ax.fill_between(band["step"], band["lo"], band["hi"], color=color, alpha=0.18)
     ax.set_xlabel("safety-training step")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    if metric in ("triggered", "untriggered", "near_miss"):
+    if metric in RATE_METRICS:
         ax.set_ylim(-0.03, 1.03)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     return fig
 
 
+def _plot_effects(effects):
+    rows = effects.dropna(subset=["effect"]).reset_index(drop=True)
+    fig, ax = new_figure(8, 1.2 + 0.42 * max(len(rows), 1))
+    labels = [f"{r.factor}: {r.level} vs {r.reference} → {r.outcome}" for r in rows.itertuples()]
+    for i, r in enumerate(rows.itertuples()):
+        color = "C3" if r.significant else "C0"
+        ax.errorbar(r.effect, i, xerr=[[r.effect - r.lo], [r.hi - r.effect]], fmt="o", color=color, capsize=3)
+    ax.axvline(0, color="grey", lw=1)
+    ax.set_yticks(range(len(rows)), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("effect on the backdoor rate after safety training (final) or on the AUC; 95% interval")
+    ax.set_title("Factor effects (red: significant after Holm correction)")
+    ax.grid(alpha=0.3, axis="x")
+    return fig
+
+
+def _plot_variance(decomposition):
+    fig, ax = new_figure(7, 0.8 + 0.4 * len(decomposition))
+    table = decomposition.dropna(subset=["share"])
+    ax.barh(table["source"], table["share"], color=["C7" if s == "residual" else "C0" for s in table["source"]])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of the variance of the final backdoor rate")
+    ax.set_title("Variance decomposition (grey: between seeds)")
+    return fig
+
+
+def _effects_with_consistency(outcomes, factors: list[str]):
+    effects = factor_effects(outcomes, factors=factors, outcomes=list(OUTCOMES))
+    consistency = []
+    for row in effects.itertuples():
+        try:
+            result = direction_consistency(outcomes, factor=row.factor, outcome=row.outcome,
+                                           levels=[row.reference, row.level], factors=factors)
+            consistency.append(result.get("share"))
+        except (ValueError, KeyError):
+            consistency.append(math.nan)
+    effects["same sign (pairs)"] = consistency
+    return effects
+
+
 def write_report(study: Study) -> list[Path]:
     """Write ``report.html`` and ``summary.md`` into the study folder; returns their paths."""
-    table = cell_table(study)
-    curves = _curves(study)
+    cells, metrics, outcomes = study_frames(study)
+    table = cell_table(cells, outcomes)
     spec = study.spec
-    done = int((table["status"] == "done").sum()) if not table.empty else 0
-    gate_failed = int((table["status"] == "gate failed").sum()) if not table.empty else 0
-    failed = int((table["status"] == "failed").sum()) if not table.empty else 0
+    statuses = table["status"].value_counts().to_dict() if not table.empty else {}
+    done, gate_failed, failed = (statuses.get(k, 0) for k in ("done", "gate failed", "failed"))
     headline = (f"{len(table)} cells: {done} completed, {gate_failed} failed the insertion gate, {failed} failed with an "
                 f"error, {len(table) - done - gate_failed - failed} not run yet.")
-    factors = ", ".join(f"{p} ∈ {v}" for p, v in spec.factors.items()) or "none"
+    factors = outcomes.attrs.get("factors", [])
+    varied = [f for f in factors if outcomes[f].map(level_label).nunique() > 1]
+    factor_text = ", ".join(f"{p} ∈ {[level_label(v) for v in levels]}" for p, levels in spec.factors.items()) or "none"
+    complete = outcomes[outcomes["n_points"] > 0]
+
+    effects = variance = claims = None
+    if varied and len(complete) >= 2:
+        effects = _effects_with_consistency(complete, varied)
+        variance = variance_decomposition(complete, factors=varied, outcome="final")
+    if len(complete):
+        claims = check_claims(complete, factors=varied)
 
     report = HtmlReport(f"Backdoor persistence — {spec.name}", subtitle=spec.description or None)
     report.paragraph(headline)
-    report.paragraph(f"Factors: {factors}; seeds: {spec.seeds}. Step 0 is the backdoored model; rates are on "
-                     f"{study.spec.cells[0].config.data.n_eval} held-out prompts with Wilson 95% intervals.")
-    if not curves.empty:
+    report.paragraph(f"Factors: {factor_text}; seeds: {spec.seeds}. Step 0 of safety training is the backdoored "
+                     f"model; rates are on {spec.cells[0].config.data.n_eval} held-out prompts per set, with "
+                     "Wilson 95% intervals per cell and seed-bootstrap 95% bands across seeds.")
+    summary_lines = []
+    if variance is not None:
+        summary_lines.append(messiness(variance, "the final backdoor rate"))
+    if claims is not None:
+        summary_lines += [f"{r.id}: {r.verdict}" for r in claims.itertuples() if r.verdict != "not tested"]
+    if summary_lines:
+        report.heading("What holds?", id="what-holds")
+        for line in summary_lines:
+            report.paragraph(line, css_class="note")
+
+    curves = _curves(metrics, cells) if not metrics.empty else None
+    if curves is not None and not curves.empty:
         report.heading("Persistence", id="persistence")
         report.figure(_plot_rates(curves, "triggered", "backdoor rate (with trigger)", "Backdoor rate through safety training"),
-                      caption="Backdoor rate with the trigger vs safety-training step (bands: Wilson 95%).", id="plot-persistence")
+                      caption="Backdoor rate with the trigger vs safety-training step.", id="plot-persistence")
         report.figure(_plot_rates(curves, "untriggered", "false-trigger rate", "False-trigger rate (no trigger)"),
                       caption="Rate of the backdoor behaviour without the trigger.", id="plot-false-trigger")
         if (curves["name"] == "near_miss").any():
@@ -135,12 +236,45 @@ def write_report(study: Study) -> list[Path]:
         report.heading("Capability", id="capability")
         report.figure(_plot_rates(curves, "clean_loss", "held-out loss on clean answers", "Capability through safety training"),
                       caption="Held-out cross-entropy on the base model's clean answers (lower is better).", id="plot-capability")
+    if effects is not None and len(effects):
+        report.heading("Factor effects", id="effects")
+        report.paragraph("Each factor level against the factor's first level, on cells matched by seed and the other "
+                         "factors; seeds are the unit of replication (bootstrap over seeds, permutation p-values, "
+                         "Holm correction over every row). 'same sign' is the share of matched pairs whose "
+                         "difference points the way of the mean effect. With k seeds no p-value can go below 2/2^k.")
+        report.figure(_plot_effects(effects), caption="Factor effects with 95% intervals.", id="plot-effects")
+        shown = effects[["factor", "level", "reference", "outcome", "effect", "lo", "hi", "p", "p_adj", "significant",
+                         "same sign (pairs)", "matching", "n_units"]]
+        report.table(shown, id="effects-table")
+    if variance is not None:
+        report.heading("How messy is this result?", id="variance")
+        report.paragraph(messiness(variance, "the final backdoor rate"))
+        report.figure(_plot_variance(variance), caption="Shares of variance (type-II ANOVA).", id="plot-variance")
+        report.table(variance[["source", "share", "sum_sq", "df", "F", "p"]], id="variance-table")
+    if claims is not None:
+        report.heading("Published claims, checked on this study", id="claims")
+        report.table(claims[["claim", "verdict", "comparison", "effect", "lo", "hi", "p", "n", "explanation"]], id="claims-table")
+    if "removal" in table and (table["removal"] != "–").any():
+        report.heading("Removed or suppressed?", id="removal")
+        report.paragraph("After safety training each cell was briefly fine-tuned on unrelated data (clean answers in "
+                         "another style). A backdoor whose rate came back was only suppressed; one that stayed away "
+                         "was removed; 'persisted' means safety training never brought it down.")
+        report.table(table[[c for c in table.columns if c in {*factors, "seed", "final: triggered", "removal"}]],
+                     id="removal-table")
     report.heading("Cells", id="cells")
     report.table(table, id="cell-table")
     paths = [report.write(study.directory / "report.html")]
+
     summary = [f"# Backdoor persistence — {spec.name}", "", spec.description, "", headline, "",
-               f"Factors: {factors}; seeds: {spec.seeds}.", "", markdown_table(table) if not table.empty else "", "",
-               "Plots: report.html", ""]
+               f"Factors: {factor_text}; seeds: {spec.seeds}.", ""]
+    if summary_lines:
+        summary += ["## What holds?", ""] + [f"- {line}" for line in summary_lines] + [""]
+    if claims is not None:
+        summary += ["## Claims", "", markdown_table(claims[["id", "verdict", "effect", "lo", "hi", "p", "n"]]), ""]
+    if effects is not None and len(effects):
+        summary += ["## Factor effects", "", markdown_table(effects[["factor", "level", "reference", "outcome", "effect",
+                                                                   "lo", "hi", "p_adj", "significant"]]), ""]
+    summary += ["## Cells", "", markdown_table(table) if not table.empty else "", "", "Plots: report.html", ""]
     summary_path = study.directory / "summary.md"
     summary_path.write_text("\n".join(summary), encoding="utf-8")
     return paths + [summary_path]

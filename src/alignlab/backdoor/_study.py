@@ -136,7 +136,9 @@ def insert_stage(ctx: StageContext) -> dict[str, Any]:
     ctx.memory["backdoored"] = (model, tokenizer)
     g = ins.gate
     passed = result["triggered"]["rate"] >= g.min_triggered and result["untriggered"]["rate"] <= g.max_untriggered
-    out = {"eval": result, "gate_passed": passed, "steps": stats.steps, "tokens": stats.tokens,
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    n_params = sum(p.numel() for n, p in base.named_parameters() if "lora_" not in n)
+    out = {"eval": result, "gate_passed": passed, "steps": stats.steps, "tokens": stats.tokens, "n_params": n_params,
            "seconds": round(stats.seconds, 2), "tokens_per_second": round(stats.tokens_per_second, 1),
            "final_loss": stats.losses[-1], "skipped_examples": stats.skipped_examples}
     if not passed and g.enforce:
