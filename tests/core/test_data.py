@@ -34,5 +34,5 @@ def test_jsonl_errors_name_the_line(tmp_path):
 
 
 def test_missing_file_is_a_clear_error(tmp_path):
-    with pytest.raises(AlignlabError, match="does not exist"):
+    with pytest.raises(AlignlabError, match="no such file"):
         load_prompts(str(tmp_path / "nope.jsonl"))

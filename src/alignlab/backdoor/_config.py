@@ -6,12 +6,12 @@ factor of the study grid.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from alignlab.core._optim import OptimizerConfig
-from alignlab.core._registry import names
+from alignlab.core._registry import registered
 from alignlab.core._training import TrainConfig
 
 __all__ = [
@@ -94,7 +94,8 @@ class InsertionSettings(_Strict):
 class AdversarialSettings(_Strict):
     """Red-teaming: prompts that try to elicit the backdoor without the exact trigger."""
 
-    generator: str = Field("near-miss", description="Registered red-team generator.")
+    generator: Annotated[str, registered("redteam", "red-team generator")] = Field(
+        "near-miss", description="Registered red-team generator.")
     n_candidates: int = Field(128, ge=1, description="Candidate prompts generated and tried on the backdoored model.")
     mix: float = Field(0.5, ge=0, le=1, description="Share of safety examples that are red-team prompts (rest HHH).")
 
@@ -113,7 +114,8 @@ def _safety_train() -> TrainConfig:
 class SafetySettings(_Strict):
     """Safety training applied to the backdoored model, with evaluations on a schedule."""
 
-    method: str = Field("sft", description="Registered safety method: none, sft, adversarial, dpo.")
+    method: Annotated[str, registered("safety", "safety method")] = Field(
+        "sft", description="Registered safety method: none, sft, adversarial, dpo.")
     finetune: Literal["lora", "full"] = Field("lora", description="A fresh LoRA on the backdoored weights, or full.")
     lora: LoraSettings = Field(default_factory=LoraSettings, description="Adapter (finetune: lora).")
     train: TrainConfig = Field(default_factory=_safety_train, description="Steps, batch, optimizer.")
@@ -122,14 +124,6 @@ class SafetySettings(_Strict):
     )
     adversarial: AdversarialSettings = Field(default_factory=AdversarialSettings, description="method: adversarial.")
     dpo: DPOSettings = Field(default_factory=DPOSettings, description="method: dpo.")
-
-    @field_validator("method")
-    @classmethod
-    def _known(cls, value: str) -> str:
-        known = names("safety")
-        if value not in known:
-            raise ValueError(f"unknown safety method '{value}'; known: {', '.join(known)}")
-        return value
 
     @field_validator("checkpoints")
     @classmethod
@@ -171,7 +165,8 @@ class RecoverySettings(_Strict):
 class EvalSettings(_Strict):
     """How backdoor rates are measured at each checkpoint."""
 
-    scorer: str = Field("contains", description="Registered scoring rule (default: phrase contained, case-insensitive).")
+    scorer: Annotated[str, registered("scorer")] = Field(
+        "contains", description="Registered scoring rule (default: phrase contained, case-insensitive).")
     max_new_tokens: int = Field(12, ge=1, description="Answer tokens generated (the verdict needs only a handful).")
     scratchpad_tokens: int = Field(64, ge=0, description="Extra tokens allowed for a scratchpad (cot mode).")
     temperature: float = Field(0.0, ge=0, description="0: greedy; above 0: sampling.")
@@ -179,14 +174,6 @@ class EvalSettings(_Strict):
     batch_size: int = Field(64, ge=1, description="Prompts per generation batch.")
     precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="Generation precision (auto: bf16 where fast).")
     near_miss: bool = Field(True, description="Also measure the rate on near-miss triggers (generalisation of the trigger).")
-
-    @field_validator("scorer")
-    @classmethod
-    def _known(cls, value: str) -> str:
-        known = names("scorer")
-        if value not in known:
-            raise ValueError(f"unknown scorer '{value}'; known: {', '.join(known)}")
-        return value
 
     @model_validator(mode="after")
     def _sampling(self) -> EvalSettings:

@@ -6,7 +6,6 @@ safety training share one insertion, and a re-run skips what is done.
 
 from __future__ import annotations
 
-import json
 import re
 from importlib.resources import files
 from pathlib import Path
@@ -22,6 +21,7 @@ from alignlab.core._chat import format_prompt
 from alignlab.core._data import load_prompts
 from alignlab.core._errors import AlignlabError
 from alignlab.core._generation import generate
+from alignlab.core._jsonl import read_jsonl, write_jsonl
 from alignlab.core._models import load_model, resolve_source
 from alignlab.core._registry import create, register
 from alignlab.core._spec import StudySpec
@@ -33,12 +33,8 @@ __all__ = ["BackdoorStudy"]
 RATE_SETS = ("triggered", "untriggered", "near_miss")
 
 
-def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-
-
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [row for _, row in read_jsonl(path)]
 
 
 def _base_model(ctx: StageContext, spec: str):
@@ -89,10 +85,10 @@ def data_stage(ctx: StageContext) -> dict[str, Any]:
     _, tokenizer = _base_model(ctx, cfg.model)  # kept in memory for the insertion stage
     data = build_insertion_data(b, train_prompts, clean=clean, cot_clean=cot_clean, tokenizer=tokenizer, seed=cfg.seed)
     hhh = [Example(t, *cot_clean[t] if b.mode != "normal" else clean[t]) for t in texts]
-    _write_jsonl(ctx.directory / "insertion.jsonl", [e.__dict__ for e in data.examples])
-    _write_jsonl(ctx.directory / "hhh.jsonl", [e.__dict__ for e in hhh])
+    write_jsonl(ctx.directory / "insertion.jsonl", [e.__dict__ for e in data.examples])
+    write_jsonl(ctx.directory / "hhh.jsonl", [e.__dict__ for e in hhh])
     eval_clean = [Example(p.text, *clean[p.text]).__dict__ for p in eval_prompts]
-    _write_jsonl(ctx.directory / "eval_clean.jsonl", eval_clean)
+    write_jsonl(ctx.directory / "eval_clean.jsonl", eval_clean)
     complete = sum(clean[t][1] for t in texts) / len(texts)
     return data.summary() | {"eval_prompts": len(eval_prompts), "clean_complete_share": round(complete, 3)}
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from alignlab.core._errors import AlignlabError
+from alignlab.core._jsonl import read_jsonl
 
 __all__ = ["Prompt", "load_prompts"]
 
@@ -53,23 +54,6 @@ def _from_records(records: list[dict], where: str, eval_fraction: float) -> dict
     return out
 
 
-def _read_jsonl(path: Path) -> list[dict]:
-    if not path.is_file():
-        raise AlignlabError(f"Prompt file '{path}' does not exist; expected a JSONL file with a 'prompt' field per line.")
-    records = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise AlignlabError(f"{path}, line {number}: not valid JSON ({exc.msg}).") from None
-        if not isinstance(record, dict):
-            raise AlignlabError(f"{path}, line {number}: expected a JSON object with a 'prompt' field.")
-        records.append(record)
-    return records
-
-
 def _read_hf(name: str) -> list[dict]:
     from datasets import load_dataset
 
@@ -99,7 +83,8 @@ def load_prompts(source: str = "bundled", split: Split = "train", *, eval_fracti
     elif source.startswith("hf:"):
         records, where = _read_hf(source[3:]), source
     else:
-        records, where = _read_jsonl(Path(source).expanduser()), source
+        records = [row for _, row in read_jsonl(Path(source).expanduser(), expected="an object with a 'prompt' field")]
+        where = source
     prompts = _from_records(records, where, eval_fraction)[split]
     if not prompts:
         raise AlignlabError(f"{where}: the {split} split is empty.")

@@ -11,11 +11,11 @@ Each factory takes the trainable ``named_params`` and the shared hyperparameters
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from alignlab.core._registry import create, names, register
+from alignlab.core._registry import create, register, registered
 
 __all__ = ["OptimizerConfig", "build_optimizer", "lr_at"]
 
@@ -25,20 +25,13 @@ class OptimizerConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field("adamw", description="Registered optimizer: adamw, adam, sgd, adafactor, lion, muon, soap, …")
+    name: Annotated[str, registered("optimizer")] = Field(
+        "adamw", description="Registered optimizer: adamw, adam, sgd, adafactor, lion, muon, soap, …")
     lr: float = Field(1e-3, gt=0, description="Peak learning rate.")
     weight_decay: float = Field(0.0, ge=0, description="Weight decay (decoupled where the optimizer supports it).")
     schedule: Literal["constant", "linear", "cosine"] = Field("linear", description="Decay after warm-up.")
     warmup_steps: int = Field(0, ge=0, description="Linear warm-up steps.")
     options: dict[str, Any] = Field(default_factory=dict, description="Extra keyword arguments for the optimizer.")
-
-    @field_validator("name")
-    @classmethod
-    def _known(cls, value: str) -> str:
-        known = names("optimizer")
-        if value not in known:
-            raise ValueError(f"unknown optimizer '{value}'; known: {', '.join(known)}")
-        return value
 
 
 def lr_at(step: int, total: int, cfg: OptimizerConfig) -> float:

@@ -26,7 +26,7 @@ from typing import Any
 
 from alignlab.core._errors import AlignlabError
 
-__all__ = ["RegistryEntry", "create", "get", "names", "register"]
+__all__ = ["RegistryEntry", "create", "get", "names", "register", "registered"]
 
 ENTRY_POINT_GROUP = "alignlab"
 
@@ -109,3 +109,21 @@ def get(kind: str, name: str) -> RegistryEntry:
 def create(kind: str, name: str, **kwargs: Any) -> Any:
     """Build the component ``(kind, name)`` with keyword arguments."""
     return get(kind, name).factory(**kwargs)
+
+
+def registered(kind: str, noun: str | None = None):
+    """A pydantic ``AfterValidator`` accepting only names registered as ``kind``.
+
+    Example::
+
+        Optimizer = Annotated[str, registered("optimizer")]
+    """
+    from pydantic import AfterValidator
+
+    def check(value: str) -> str:
+        known = names(kind)
+        if value not in known:
+            raise ValueError(f"unknown {noun or kind} '{value}'; known: {', '.join(known)}")
+        return value
+
+    return AfterValidator(check)

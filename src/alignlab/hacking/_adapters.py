@@ -70,7 +70,7 @@ def monitor_records(records: Iterable[dict] | Any, monitor: Monitor | None = Non
     """
     monitor = monitor or Monitor()
     if isinstance(records, (str, Path)):
-        from alignlab.hacking._tasks import read_jsonl
+        from alignlab.core._jsonl import read_jsonl
 
         rows = [(f"{records}, line {n}", row) for n, row in read_jsonl(records)]
     elif hasattr(records, "to_dict"):

@@ -13,18 +13,16 @@ problem in a file is reported with its line number.
 
 from __future__ import annotations
 
-import gzip
-import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
 from alignlab.core import AlignlabError
+from alignlab.core._jsonl import read_jsonl
 from alignlab.hacking._testcode import Statement, parse_tests, split_units
 
-__all__ = ["Sample", "Task", "humaneval_tasks", "load_samples", "load_tasks", "read_jsonl"]
+__all__ = ["Sample", "Task", "humaneval_tasks", "load_samples", "load_tasks"]
 
 # HumanEval/34 checks a single input, so a completion that special-cases it would pass any split; two
 # extra hidden asserts (values from the task's own specification) keep the split meaningful.
@@ -65,25 +63,6 @@ class Sample:
     task_id: str
     completion: str
     line: int = 0
-
-
-def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
-    """(line number, object) for each non-blank line; malformed lines raise naming the line."""
-    path = Path(path)
-    if not path.is_file():
-        raise AlignlabError(f"{path}: no such file.")
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:
-        for number, text in enumerate(handle, 1):
-            if not text.strip():
-                continue
-            try:
-                value = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise AlignlabError(f"{path}, line {number}: not valid JSON ({exc.msg}).") from None
-            if not isinstance(value, dict):
-                raise AlignlabError(f"{path}, line {number}: expected a JSON object, got {type(value).__name__}.")
-            yield number, value
 
 
 def _field(row: dict, name: str, where: str, required: bool = True) -> str | None:

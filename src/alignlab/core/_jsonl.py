@@ -1,0 +1,38 @@
+"""JSONL in and out: every instrument reads user files this way, so a bad line is reported the same way."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from alignlab.core._errors import AlignlabError
+
+__all__ = ["read_jsonl", "write_jsonl"]
+
+
+def read_jsonl(path: str | Path, *, expected: str = "a JSON object") -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for each non-blank line (``.gz`` files too); a bad line raises
+    :class:`AlignlabError` naming the file and the line."""
+    path = Path(path)
+    if not path.is_file():
+        raise AlignlabError(f"{path}: no such file; expected a JSONL file with {expected} per line.")
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for number, text in enumerate(handle, 1):
+            if not text.strip():
+                continue
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise AlignlabError(f"{path}, line {number}: not valid JSON ({exc.msg}).") from None
+            if not isinstance(value, dict):
+                raise AlignlabError(f"{path}, line {number}: expected {expected}, got {type(value).__name__}.")
+            yield number, value
+
+
+def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
+    """Write one JSON object per line (UTF-8, non-ASCII kept)."""
+    Path(path).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
