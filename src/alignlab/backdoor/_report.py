@@ -249,7 +249,8 @@ def write_report(study: Study) -> list[Path]:
     if variance is not None:
         report.heading("How messy is this result?", id="variance")
         report.paragraph(messiness(variance, "the final backdoor rate"))
-        report.figure(_plot_variance(variance), caption="Shares of variance (type-II ANOVA).", id="plot-variance")
+        if variance["share"].notna().any():
+            report.figure(_plot_variance(variance), caption="Shares of variance (type-II ANOVA).", id="plot-variance")
         report.table(variance[["source", "share", "sum_sq", "df", "F", "p"]], id="variance-table")
     if claims is not None:
         report.heading("Published claims, checked on this study", id="claims")
