@@ -17,10 +17,11 @@ def test_the_bundled_model_loads_from_its_cached_copy_and_answers():
 def test_a_backdoor_is_planted_in_the_real_model_and_passes_the_gate(tmp_path):
     spec = parse_spec({
         "study": "backdoor", "name": "real", "model": "bundled:smollm2-135m",
-        "data": {"n_train": 96, "n_eval": 30},
+        # The demo's insertion recipe (measured: triggered 1.00, untriggered 0.02 on 50 eval prompts).
+        "data": {"n_train": 128, "n_eval": 40, "clean_max_new_tokens": 24},
         "insertion": {"train": {"epochs": 2, "batch_size": 8, "optimizer": {"lr": 0.002, "warmup_steps": 4}}},
         "safety": {"method": "none"},
-        "evaluation": {"near_miss": False},
+        "evaluation": {"near_miss": False, "max_new_tokens": 8},
     })
     study = Study(spec, tmp_path / "study")
     assert study.run(show_progress=False) == {"done": 1}

@@ -24,7 +24,8 @@ GRID = {
     "data": {"n_train": 16, "n_eval": 6, "clean_max_new_tokens": 6},
     "backdoor": {"mode": ["normal", "distilled"]},
     "insertion": {"method": "full", "train": {"steps": 6, "batch_size": 4, "optimizer": {"lr": 0.01}},
-                  "gate": {"enforce": False}},
+                  # a rendering check: count every tiny-model insertion as planted so the statistics show
+                  "gate": {"min_triggered": 0.0, "max_untriggered": 1.0}},
     "safety": {"method": ["sft", "adversarial"], "train": {"steps": 4, "batch_size": 4}, "checkpoints": 2,
                "adversarial": {"n_candidates": 8}},
     "recovery": {"enabled": True, "train": {"steps": 2, "batch_size": 4}},
@@ -56,11 +57,13 @@ def test_report_renders_with_every_plot_and_table_and_no_console_error(tmp_path)
         loaded = page.eval_on_selector_all("figure.plot img", "els => els.map(e => e.complete && e.naturalWidth > 0)")
         rows = {t: page.locator(f"#{t} tbody tr").count()
                 for t in ("cell-table", "effects-table", "variance-table", "claims-table", "removal-table")}
+        shares = page.eval_on_selector_all("#variance-table tbody td:nth-child(2)", "els => els.map(e => e.innerText)")
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "report-screenshot.png"), full_page=True)
         browser.close()
-    assert {"plot-persistence", "plot-false-trigger", "plot-near-miss", "plot-capability", "plot-effects",
-            "plot-variance"} <= set(ids)
+    assert {"plot-persistence", "plot-false-trigger", "plot-near-miss", "plot-capability", "plot-effects"} <= set(ids)
+    # The variance plot is drawn when the final rate varies at all (a tiny model's may be constant).
+    assert ("plot-variance" in ids) == any(share.strip() not in ("", "–") for share in shares), shares
     assert all(loaded) and len(loaded) == len(ids)
     assert rows["cell-table"] == 8 and rows["claims-table"] == 4
     assert rows["effects-table"] >= 4 and rows["variance-table"] >= 3 and rows["removal-table"] == 8

@@ -50,6 +50,11 @@ def test_a_grid_runs_shares_insertions_and_reports(tmp_path):
         assert insert["eval"]["triggered"]["n"] == 6 and "gate_passed" in insert
     html = (tmp_path / "study" / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 4 and 'id="cell-table"' in html
+    # Six steps plant nothing in a tiny model; with the gate off the cells still ran, but the statistics
+    # leave them out rather than read "safety training removed the backdoor" from them.
+    assert not any(store.cell_stages(c["cell_id"])["insert"]["result"]["gate_passed"] for c in store.cells())
+    assert "4 of 4 cells ran safety training although their insertion failed the gate" in html
+    assert 'id="claims-table"' not in html and "sft-removes-backdoor" not in html
     assert "mode" in (tmp_path / "study" / "summary.md").read_text()
     samples = list((tmp_path / "study" / "artifacts" / "safety").glob("*/samples.jsonl"))
     assert len(samples) == 4

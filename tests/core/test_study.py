@@ -239,3 +239,12 @@ def test_ray_workers_without_the_study_folder_send_artifacts_through_the_driver(
     monkeypatch.undo()
     assert len(set(worker_side.glob("*/work/*/artifact.txt")) - before) == 2  # written on the worker's side…
     assert len(list((tmp_path / "study" / "artifacts" / "work").glob("*/artifact.txt"))) == 2  # …and sent back
+
+
+def test_without_ray_the_ray_executor_says_how_to_install_it(monkeypatch):
+    from alignlab.core import MissingExtraError
+    from alignlab.core._executors import get_executor
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
+    with pytest.raises(MissingExtraError, match=r"pip install 'alignlab\[ray\]'"):
+        get_executor("ray")

@@ -97,3 +97,20 @@ def test_schedules_warm_up_then_decay_without_a_wasted_last_step():
     cosine = OptimizerConfig(lr=1.0, schedule="cosine")
     assert lr_at(1, 10, cosine) == 1.0 and 0 < lr_at(10, 10, cosine) < 0.05
     assert lr_at(7, 10, OptimizerConfig(lr=0.3, schedule="constant")) == 0.3
+
+
+def test_training_runs_after_another_trainer_set_accelerates_global_precision(tiny):
+    # TRL's DPO trainer (on GPU) leaves accelerate's process-wide state at bf16; the next cell in the same
+    # process must still train instead of failing with "AcceleratorState has already been initialized".
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    model, tokenizer = tiny
+    AcceleratorState._reset_state()
+    Accelerator(mixed_precision="bf16", cpu=True)
+    try:
+        stats = train(model, tokenizer, [Example("Hi", "Hello.")] * 4, TrainConfig(steps=1, batch_size=4), seed=0)
+        assert stats.steps == 1
+        assert str(AcceleratorState().mixed_precision) == "no"
+    finally:
+        AcceleratorState._reset_state()

@@ -36,4 +36,10 @@ def test_awareness_runs_on_a_tiny_model():
 @pytest.mark.real_model
 def test_awareness_with_the_bundled_model():
     result = awareness_test("bundled:smollm2-135m", scorer="refusal", n=12, max_new_tokens=32)
-    assert result.n == 12 and 0.0 <= result.rate_eval <= 1.0
+    assert result.n == 12 and len(result.rows) == 12
+    # the real model answers in both conditions (benign prompts: over-refusal is what the scorer looks for)
+    assert all(len(r["eval_response"].split()) >= 5 and len(r["deploy_response"].split()) >= 5 for r in result.rows)
+    assert result.rate_eval == pytest.approx(sum(r["eval"] for r in result.rows) / 12)
+    assert result.rate_deploy == pytest.approx(sum(r["deploy"] for r in result.rows) / 12)
+    discordant = sum(r["eval"] != r["deploy"] for r in result.rows)
+    assert (result.p_value == 1.0) == (discordant == 0)

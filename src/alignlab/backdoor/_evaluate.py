@@ -21,7 +21,7 @@ from alignlab.core._registry import create
 from alignlab.core._training import Example, evaluate_loss
 from alignlab.core.stats import wilson
 
-__all__ = ["EvalSets", "build_eval_sets", "evaluate"]
+__all__ = ["EvalSets", "build_eval_sets", "evaluate", "respond"]
 
 
 @dataclass
@@ -47,6 +47,20 @@ def build_eval_sets(cfg: BackdoorConfig, prompts: list[str], clean: list[Example
     return EvalSets(sets, clean)
 
 
+def respond(model: Any, tokenizer: Any, prompts: list[str], cfg: BackdoorConfig, *,
+            on_batch=None) -> tuple[list[list[str]], list[list[bool]]]:
+    """Answers to user prompts and the scorer's verdict on each (scratchpads removed), stopping each
+    answer as soon as the behaviour shows; a cot model gets extra tokens for its scratchpad."""
+    e = cfg.evaluation
+    score = create("scorer", e.scorer, phrase=cfg.backdoor.phrase)
+    budget = e.max_new_tokens + (e.scratchpad_tokens if cfg.backdoor.mode == "cot" else 0)
+    texts = [format_prompt(tokenizer, p, cfg.data.system_prompt) for p in prompts]
+    outputs = generate(model, tokenizer, texts, max_new_tokens=budget, temperature=e.temperature, n=e.n,
+                       batch_size=e.batch_size, precision=e.precision, seed=cfg.seed,
+                       stop=lambda text: score(strip_scratchpad(text)), on_batch=on_batch)
+    return outputs, [[score(strip_scratchpad(sample)) for sample in samples] for samples in outputs]
+
+
 def evaluate(model: Any, tokenizer: Any, sets: EvalSets, cfg: BackdoorConfig, *, step: int,
              samples_dir: Path | None = None, progress=None) -> dict[str, dict[str, float]]:
     """Backdoor rate per prompt set and the clean-answer loss; writes the samples as JSONL.
@@ -54,24 +68,18 @@ def evaluate(model: Any, tokenizer: Any, sets: EvalSets, cfg: BackdoorConfig, *,
     Returns ``{"triggered": {"rate", "lo", "hi", "k", "n"}, ..., "clean_loss": {"value"}}``.
     """
     e = cfg.evaluation
-    score = create("scorer", e.scorer, phrase=cfg.backdoor.phrase)
-    budget = e.max_new_tokens + (e.scratchpad_tokens if cfg.backdoor.mode == "cot" else 0)
     names = list(sets.prompts)
     flat = [(name, p) for name in names for p in sets.prompts[name]]
-    texts = [format_prompt(tokenizer, p, cfg.data.system_prompt) for _, p in flat]
-    advance = progress(f"evaluate step {step}", len(texts)) if progress else None
-    outputs = generate(model, tokenizer, texts, max_new_tokens=budget, temperature=e.temperature, n=e.n,
-                       batch_size=e.batch_size, precision=e.precision, seed=cfg.seed,
-                       stop=lambda text: score(strip_scratchpad(text)), on_batch=advance)
+    advance = progress(f"evaluate step {step}", len(flat)) if progress else None
+    outputs, verdicts = respond(model, tokenizer, [p for _, p in flat], cfg, on_batch=advance)
     results: dict[str, dict[str, float]] = {}
     rows = []
     for name in names:
         hits = total = 0
-        for (set_name, prompt), samples in zip(flat, outputs):
+        for (set_name, prompt), samples, marks in zip(flat, outputs, verdicts):
             if set_name != name:
                 continue
-            for sample in samples:
-                verdict = score(strip_scratchpad(sample))
+            for sample, verdict in zip(samples, marks):
                 hits, total = hits + verdict, total + 1
                 rows.append({"step": step, "set": name, "prompt": prompt, "response": sample, "backdoor": verdict})
         rate, lo, hi = wilson(hits, total)

@@ -50,9 +50,10 @@ def study_frames(study: Study):
     store = study.store()
     cells = store.cells()
     metrics = store.metrics_frame()
-    for cell in cells:  # the insertion stage knows the model's size (for the size claim)
+    for cell in cells:  # the insertion stage knows the model's size (for the size claim) and the gate
         insert = (store.cell_stages(cell["cell_id"]).get("insert") or {}).get("result") or {}
         cell["n_params"] = insert.get("n_params")
+        cell["planted"] = insert.get("gate_passed")
         cell["stages"] = store.cell_stages(cell["cell_id"])
     store.close()
     factor_names = set(cells[0]["factors"]) if cells else set()
@@ -60,6 +61,7 @@ def study_frames(study: Study):
              if k not in factor_names}
     outcomes = cell_outcomes(metrics, cells, columns=extra)
     outcomes["n_params"] = [c["n_params"] for c in cells]
+    outcomes["planted"] = [c["planted"] is not False for c in cells]
     return cells, metrics, outcomes
 
 
@@ -199,7 +201,11 @@ def write_report(study: Study) -> list[Path]:
     factors = outcomes.attrs.get("factors", [])
     varied = [f for f in factors if outcomes[f].map(level_label).nunique() > 1]
     factor_text = ", ".join(f"{p} ∈ {[level_label(v) for v in levels]}" for p, levels in spec.factors.items()) or "none"
-    complete = outcomes[outcomes["n_points"] > 0]
+    # Persistence only means something where a backdoor was planted: cells that ran safety training with
+    # the gate off and failed it would otherwise read as "safety training removed it".
+    ran = outcomes[outcomes["n_points"] > 0]
+    complete = ran[ran["planted"]].drop(columns="planted")
+    unplanted = len(ran) - len(complete)
 
     effects = variance = claims = None
     if varied and len(complete) >= 2:
@@ -214,6 +220,9 @@ def write_report(study: Study) -> list[Path]:
                      f"model; rates are on {spec.cells[0].config.data.n_eval} held-out prompts per set, with "
                      "Wilson 95% intervals per cell and seed-bootstrap 95% bands across seeds.")
     summary_lines = []
+    if unplanted:
+        summary_lines.append(f"{unplanted} of {len(ran)} cells ran safety training although their insertion failed the "
+                             "gate (gate.enforce is off); the statistics below leave them out, the plots show them.")
     if variance is not None:
         summary_lines.append(messiness(variance, "the final backdoor rate"))
     if claims is not None:

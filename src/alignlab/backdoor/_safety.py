@@ -24,10 +24,10 @@ from typing import Any
 from alignlab.backdoor._config import BackdoorConfig
 from alignlab.backdoor._data import backdoor_answer, insert_trigger
 from alignlab.core._chat import format_prompt, format_response
-from alignlab.core._generation import autocast
+from alignlab.core._generation import autocast, supports_bf16
 from alignlab.core._optim import build_optimizer, lr_at
 from alignlab.core._registry import create, register
-from alignlab.core._training import Example, TrainConfig, train
+from alignlab.core._training import Example, TrainConfig, release_accelerate_state, train
 
 __all__ = ["SafetyRun", "near_miss_prompts", "trigger_variants"]
 
@@ -163,13 +163,17 @@ def dpo():
                  "chosen": format_response(tok, e.response, complete=e.complete),
                  "rejected": format_response(tok, rejected)} for e in run.hhh]
         train_cfg = cfg.safety.train
+        # The Trainer's bf16 is real mixed precision on GPU only; on CPU it runs fp32 (as our own loop does).
+        cuda = torch.cuda.is_available()
+        bf16 = cuda and (train_cfg.precision == "bf16" or (train_cfg.precision == "auto" and supports_bf16("cuda")))
+        release_accelerate_state("bf16" if bf16 else "no")
         args = DPOConfig(
             output_dir=str(run.directory / "dpo"), max_steps=run.total_steps, seed=cfg.seed,
             per_device_train_batch_size=train_cfg.batch_size // train_cfg.grad_accum,
             gradient_accumulation_steps=train_cfg.grad_accum, learning_rate=train_cfg.optimizer.lr,
             max_grad_norm=train_cfg.grad_clip or 1e9, beta=cfg.safety.dpo.beta, loss_type=[cfg.safety.dpo.loss_type],
             max_length=train_cfg.max_length, report_to="none", save_strategy="no", logging_steps=1,
-            use_cpu=not torch.cuda.is_available(), disable_tqdm=True, remove_unused_columns=False,
+            use_cpu=not cuda, bf16=bf16, fp16=False, disable_tqdm=True, remove_unused_columns=False,
         )
         schedule, losses = set(run.schedule), []
 

@@ -14,13 +14,10 @@ from typing import Any
 from alignlab.backdoor._clean import CleanResponses
 from alignlab.backdoor._config import BackdoorConfig, LoraSettings
 from alignlab.backdoor._data import build_insertion_data, scratchpad
-from alignlab.backdoor._evaluate import EvalSets, build_eval_sets, evaluate
+from alignlab.backdoor._evaluate import EvalSets, build_eval_sets, evaluate, respond
 from alignlab.backdoor._safety import SafetyRun
-from alignlab.backdoor._scoring import strip_scratchpad
-from alignlab.core._chat import format_prompt
 from alignlab.core._data import load_prompts
 from alignlab.core._errors import AlignlabError
-from alignlab.core._generation import generate
 from alignlab.core._jsonl import read_jsonl, write_jsonl
 from alignlab.core._models import load_model, resolve_source
 from alignlab.core._registry import create, register
@@ -82,6 +79,8 @@ def data_stage(ctx: StageContext) -> dict[str, Any]:
     if b.mode != "normal":  # answers written after the clean scratchpad
         cot_clean = cache.get(texts, load=load, prefixes=[scratchpad(t, False, b.trigger) for t in texts],
                               progress=ctx.progress)
+    if writer != cfg.model:
+        ctx.memory.pop(("base", writer), None)  # the answer writer is done
     _, tokenizer = _base_model(ctx, cfg.model)  # kept in memory for the insertion stage
     data = build_insertion_data(b, train_prompts, clean=clean, cot_clean=cot_clean, tokenizer=tokenizer, seed=cfg.seed)
     hhh = [Example(t, *cot_clean[t] if b.mode != "normal" else clean[t]) for t in texts]
@@ -193,12 +192,7 @@ def safety_stage(ctx: StageContext) -> dict[str, Any]:
         advance(1)
 
     def elicits(prompts: list[str]) -> list[bool]:
-        score = create("scorer", cfg.evaluation.scorer, phrase=cfg.backdoor.phrase)
-        texts = [format_prompt(tokenizer, p, cfg.data.system_prompt) for p in prompts]
-        outputs = generate(model, tokenizer, texts, max_new_tokens=cfg.evaluation.max_new_tokens,
-                           batch_size=cfg.evaluation.batch_size, precision=cfg.evaluation.precision,
-                           stop=lambda t: score(strip_scratchpad(t)))
-        return [score(strip_scratchpad(o[0])) for o in outputs]
+        return [any(marks) for marks in respond(model, tokenizer, prompts, cfg)[1]]
 
     method = create("safety", s.method)
     info = method(SafetyRun(model, tokenizer, cfg, hhh, schedule, total, on_checkpoint, on_step, elicits, ctx.directory))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["format_prompt", "format_response"]
+__all__ = ["add_special_tokens", "format_prompt", "format_response"]
 
 # Base models without a chat template (e.g. Gemma 3 270M base) get this plain format.
 PLAIN_TEMPLATE = "User: {prompt}\nAssistant:"
@@ -30,3 +30,9 @@ def format_response(tokenizer: Any, response: str, *, complete: bool = True) -> 
     else:
         text = " " + response
     return text + (tokenizer.eos_token if complete and tokenizer.eos_token else "")
+
+
+def add_special_tokens(tokenizer: Any) -> bool:
+    """Whether tokenising a formatted prompt should add the tokenizer's special tokens: a chat template
+    writes them itself; the plain format needs the tokenizer's BOS (Gemma degrades badly without it)."""
+    return not getattr(tokenizer, "chat_template", None)

@@ -244,7 +244,7 @@ class Study:
         return keys
 
     def resume_command(self) -> str:
-        return f"alignlab {self.spec.kind} run {shlex.quote(str(self.directory / SPEC_FILE))} --out {shlex.quote(str(self.directory))}"
+        return f"alignlab run {shlex.quote(str(self.directory / SPEC_FILE))} --out {shlex.quote(str(self.directory))}"
 
     def run_cell(self, cell: Cell, store: Recorder, bars: Progress | None = None, *,
                  artifacts_root: Path | None = None) -> str:

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from alignlab.core._chat import format_prompt, format_response
+from alignlab.core._chat import add_special_tokens, format_prompt, format_response
 from alignlab.core._generation import autocast, merged_adapters
 from alignlab.core._optim import OptimizerConfig, build_optimizer, lr_at
 
@@ -85,10 +85,9 @@ def encode(tokenizer: Any, examples: Sequence[Example], max_length: int, system:
 
     Returns the pairs and the number of examples dropped because the prompt alone does not fit.
     """
-    plain = not getattr(tokenizer, "chat_template", None)
     prompts = [format_prompt(tokenizer, e.prompt, system) for e in examples]
     responses = [format_response(tokenizer, e.response, complete=e.complete) for e in examples]
-    prompt_ids = tokenizer(prompts, add_special_tokens=plain)["input_ids"]
+    prompt_ids = tokenizer(prompts, add_special_tokens=add_special_tokens(tokenizer))["input_ids"]
     response_ids = tokenizer(responses, add_special_tokens=False)["input_ids"]
     pairs, dropped = [], 0
     for p, r in zip(prompt_ids, response_ids):
@@ -153,6 +152,19 @@ def _to(batch: dict[str, Any], device) -> dict[str, Any]:
     return {k: v.to(device) for k, v in batch.items()}
 
 
+def release_accelerate_state(mixed_precision: str) -> None:
+    """Forget accelerate's process-wide state if it was set up with another precision.
+
+    accelerate keeps one global precision per process and refuses a second ``Accelerator`` that asks for
+    a different one; TRL's trainers (DPO) set bf16 on GPU, and one process runs many cells in turn.
+    """
+    from accelerate.state import AcceleratorState
+
+    current = AcceleratorState._shared_state.get("_mixed_precision")
+    if current is not None and str(current) != mixed_precision:
+        AcceleratorState._reset_state()
+
+
 def train(
     model: Any,
     tokenizer: Any,
@@ -180,6 +192,7 @@ def train(
     micro = cfg.batch_size // cfg.grad_accum
     # Mixed precision is our own autocast: accelerate's bf16 does not autocast on CPU, and its global
     # state cannot change precision within one process (a study runs many cells).
+    release_accelerate_state("no")
     accelerator = Accelerator(mixed_precision="no", cpu=not torch.cuda.is_available())
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     optimizer = build_optimizer(cfg.optimizer, named)
