@@ -137,30 +137,31 @@ def generate(
     rng.__enter__()
     torch.manual_seed(seed)
     try:
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True,
-                            add_special_tokens=add_special_tokens(tokenizer))
-            enc = {k: v.to(device) for k, v in enc.items()}
-            prompt_len = enc["input_ids"].shape[1]
-            kwargs: dict[str, Any] = dict(
-                max_new_tokens=max_new_tokens,
-                pad_token_id=tokenizer.pad_token_id,
-                num_return_sequences=n,
-            )
-            if temperature > 0:
-                kwargs.update(do_sample=True, temperature=temperature, top_p=top_p)
-            else:
-                kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-            if stop is not None:
-                kwargs["stopping_criteria"] = _stopping_criteria(tokenizer, prompt_len, stop)
-            with torch.inference_mode(), autocast(str(device), precision), merged_adapters(model):
-                out = model.generate(**enc, **kwargs)
-            texts = tokenizer.batch_decode(out[:, prompt_len:], skip_special_tokens=True)
-            for row, i in enumerate(idx):
-                results[i] = texts[row * n : (row + 1) * n]
-            if on_batch is not None:
-                on_batch(len(idx))
+        with merged_adapters(model):  # once for the whole call: merging copies the weights
+            for start in range(0, len(order), batch_size):
+                idx = order[start : start + batch_size]
+                enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True,
+                                add_special_tokens=add_special_tokens(tokenizer))
+                enc = {k: v.to(device) for k, v in enc.items()}
+                prompt_len = enc["input_ids"].shape[1]
+                kwargs: dict[str, Any] = dict(
+                    max_new_tokens=max_new_tokens,
+                    pad_token_id=tokenizer.pad_token_id,
+                    num_return_sequences=n,
+                )
+                if temperature > 0:
+                    kwargs.update(do_sample=True, temperature=temperature, top_p=top_p)
+                else:
+                    kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+                if stop is not None:
+                    kwargs["stopping_criteria"] = _stopping_criteria(tokenizer, prompt_len, stop)
+                with torch.inference_mode(), autocast(str(device), precision):
+                    out = model.generate(**enc, **kwargs)
+                texts = tokenizer.batch_decode(out[:, prompt_len:], skip_special_tokens=True)
+                for row, i in enumerate(idx):
+                    results[i] = texts[row * n : (row + 1) * n]
+                if on_batch is not None:
+                    on_batch(len(idx))
     finally:
         model.train(was_training)
         tokenizer.padding_side = side
