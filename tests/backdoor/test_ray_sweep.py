@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from alignlab.core import Store
+from tests._killing import kill_after_cells
 
 pytest.importorskip("ray", reason="the ray extra is not installed")
 
@@ -78,19 +79,7 @@ def test_a_24_cell_sweep_on_ray_survives_killing_the_driver(tmp_path, ray_cluste
     spec_path.write_text(yaml.safe_dump(SWEEP))
     command = [sys.executable, "-m", "alignlab.cli", "backdoor", "run", str(spec_path), "--out", str(out),
                "--executor", "ray", "--address", address]
-    driver = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    finished: dict[str, float] = {}
-    deadline = time.time() + 900
-    while time.time() < deadline and driver.poll() is None:
-        time.sleep(1)
-        if (out / "results.sqlite").exists():
-            store = Store(out / "results.sqlite")
-            finished = {r["cell_id"]: r["finished"] for r in store.cells() if r["status"] == "done"}
-            store.close()
-            if len(finished) >= 4:
-                driver.send_signal(signal.SIGKILL)
-                break
-    driver.wait(timeout=60)
+    finished = kill_after_cells(command, out, 4, timeout=900, env=env, poll=1)
     assert 4 <= len(finished) < 24, f"the driver should be killed midway ({len(finished)} cells done)"
 
     rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1500, check=False)

@@ -1,14 +1,13 @@
 """End to end on tiny models: the backdoor study through the engine, the report, the gate, resuming."""
 
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import yaml
 
 from alignlab.core import Store, Study, parse_spec
+from tests._killing import kill_after_cells
 
 TINY = {
     "study": "backdoor",
@@ -84,19 +83,7 @@ def test_killing_the_cli_midway_and_rerunning_redoes_no_finished_cell(tmp_path):
     spec_path, out = tmp_path / "spec.yaml", tmp_path / "study"
     spec_path.write_text(yaml.safe_dump(_spec(seeds=4)))
     command = [sys.executable, "-m", "alignlab.cli", "backdoor", "run", str(spec_path), "--out", str(out)]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
-    deadline = time.time() + 300
-    finished = {}
-    while time.time() < deadline and proc.poll() is None:
-        time.sleep(0.5)
-        if (out / "results.sqlite").exists():
-            store = Store(out / "results.sqlite")
-            finished = {r["cell_id"]: r["finished"] for r in store.cells() if r["status"] == "done"}
-            store.close()
-            if len(finished) >= 2:
-                proc.send_signal(signal.SIGKILL)
-                break
-    proc.wait(timeout=60)
+    finished = kill_after_cells(command, out, 2, timeout=300, env=os.environ.copy())
     assert 2 <= len(finished) < 4, "the run should be killed midway"
     rerun = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy(), timeout=600)
     assert rerun.returncode == 0, rerun.stderr
