@@ -24,7 +24,7 @@ from typing import Any
 from alignlab.backdoor._config import BackdoorConfig
 from alignlab.backdoor._data import backdoor_answer, insert_trigger
 from alignlab.core._chat import format_prompt, format_response
-from alignlab.core._generation import autocast, supports_bf16
+from alignlab.core._generation import autocast, wants_bf16
 from alignlab.core._optim import build_optimizer, lr_at
 from alignlab.core._registry import create, register
 from alignlab.core._training import Example, TrainConfig, release_accelerate_state, train
@@ -165,7 +165,7 @@ def dpo():
         train_cfg = cfg.safety.train
         # The Trainer's bf16 is real mixed precision on GPU only; on CPU it runs fp32 (as our own loop does).
         cuda = torch.cuda.is_available()
-        bf16 = cuda and (train_cfg.precision == "bf16" or (train_cfg.precision == "auto" and supports_bf16("cuda")))
+        bf16 = cuda and wants_bf16("cuda", train_cfg.precision)
         release_accelerate_state("bf16" if bf16 else "no")
         args = DPOConfig(
             output_dir=str(run.directory / "dpo"), max_steps=run.total_steps, seed=cfg.seed,

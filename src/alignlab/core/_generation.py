@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from alignlab.core._chat import add_special_tokens
 
-__all__ = ["autocast", "generate", "merged_adapters", "supports_bf16"]
+__all__ = ["autocast", "generate", "merged_adapters", "supports_bf16", "wants_bf16"]
 
 Precision = Literal["auto", "fp32", "bf16"]
 
@@ -37,12 +37,16 @@ def supports_bf16(device: str) -> bool:
         return False
 
 
+def wants_bf16(device: str, precision: Precision) -> bool:
+    """Whether ``precision`` means bf16 on ``device`` (``auto``: when the hardware is fast at it)."""
+    return precision == "bf16" or (precision == "auto" and supports_bf16(device))
+
+
 def autocast(device: str, precision: Precision):
     """A bf16 autocast context when ``precision`` asks for it (``auto``: when the hardware is fast at it)."""
     import torch
 
-    use_bf16 = precision == "bf16" or (precision == "auto" and supports_bf16(device))
-    if not use_bf16:
+    if not wants_bf16(device, precision):
         return nullcontext()
     return torch.autocast(device_type="cuda" if device.startswith("cuda") else "cpu", dtype=torch.bfloat16)
 

@@ -190,8 +190,8 @@ def train(
         raise ValueError("no training example fits in max_length")
     total = cfg.total_steps(len(pairs))
     micro = cfg.batch_size // cfg.grad_accum
-    # Mixed precision is our own autocast: accelerate's bf16 does not autocast on CPU, and its global
-    # state cannot change precision within one process (a study runs many cells).
+    # Mixed precision is our own autocast (accelerate's bf16 does not autocast on CPU), so accelerate runs
+    # at "no", whatever an earlier trainer in this process left in its global state.
     release_accelerate_state("no")
     accelerator = Accelerator(mixed_precision="no", cpu=not torch.cuda.is_available())
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
