@@ -8,6 +8,7 @@ Example::
     study.run()
 """
 
+from alignlab.backdoor._claims import DEFAULT_CLAIMS, check_claims
 from alignlab.backdoor._config import (
     AdversarialSettings,
     BackdoorConfig,
@@ -22,6 +23,7 @@ from alignlab.backdoor._config import (
 )
 from alignlab.backdoor._data import build_insertion_data, insert_trigger, phrase_density
 from alignlab.backdoor._evaluate import build_eval_sets, evaluate
+from alignlab.backdoor._persistence import cell_outcomes, persistence_summary, persistence_table
 from alignlab.backdoor._safety import SafetyRun, trigger_variants
 from alignlab.backdoor._scoring import strip_scratchpad
 from alignlab.backdoor._study import BackdoorStudy
@@ -31,6 +33,7 @@ __all__ = [
     "BackdoorConfig",
     "BackdoorSettings",
     "BackdoorStudy",
+    "DEFAULT_CLAIMS",
     "DPOSettings",
     "DataSettings",
     "EvalSettings",
@@ -41,8 +44,12 @@ __all__ = [
     "SafetySettings",
     "build_eval_sets",
     "build_insertion_data",
+    "cell_outcomes",
+    "check_claims",
     "evaluate",
     "insert_trigger",
+    "persistence_summary",
+    "persistence_table",
     "phrase_density",
     "strip_scratchpad",
     "trigger_variants",

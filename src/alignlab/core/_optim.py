@@ -1,9 +1,10 @@
 """Optimizers as registry entries, and the learning-rate schedule.
 
 Each factory takes the trainable ``named_params`` and the shared hyperparameters and returns a
-``torch.optim.Optimizer``. Add one with::
+``torch.optim.Optimizer``; ``forwards`` names the class its ``**options`` go to, so a spec's unknown option
+fails at validation. Add one with::
 
-    @register("optimizer", "my-opt")
+    @register("optimizer", "my-package/my-opt", forwards="my_package.optim:MyOptimizer")
     def my_opt(named_params, lr, weight_decay, **options):
         return MyOptimizer([p for _, p in named_params], lr=lr, weight_decay=weight_decay, **options)
 """
@@ -13,11 +14,14 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from alignlab.core._registry import create, register, registered
+from alignlab.core._errors import AlignlabError
+from alignlab.core._registry import check_options, create, register, registered
 
 __all__ = ["OptimizerConfig", "build_optimizer", "lr_at"]
+
+_PASSED = ("named_params", "lr", "weight_decay")  # what build_optimizer passes itself
 
 
 class OptimizerConfig(BaseModel):
@@ -32,6 +36,17 @@ class OptimizerConfig(BaseModel):
     schedule: Literal["constant", "linear", "cosine"] = Field("linear", description="Decay after warm-up.")
     warmup_steps: int = Field(0, ge=0, description="Linear warm-up steps.")
     options: dict[str, Any] = Field(default_factory=dict, description="Extra keyword arguments for the optimizer.")
+
+    @model_validator(mode="after")
+    def _known_options(self) -> OptimizerConfig:
+        # checked against the factory (and the optimizer class it forwards to) here, so a typo fails when
+        # the spec loads rather than when the first cell builds its optimizer, after its model has loaded
+        if self.options:
+            try:
+                check_options("optimizer", self.name, self.options, reserved=_PASSED, where="options")
+            except AlignlabError as exc:
+                raise ValueError(str(exc).rstrip(".")) from None  # the spec error adds its own stop
+        return self
 
 
 def lr_at(step: int, total: int, cfg: OptimizerConfig) -> float:
@@ -63,7 +78,7 @@ def _params(named_params):
     return [p for _, p in named_params]
 
 
-@register("optimizer", "adamw")
+@register("optimizer", "adamw", forwards="torch.optim:AdamW")
 def adamw(named_params, lr, weight_decay, **options):
     """AdamW (torch)."""
     import torch
@@ -71,7 +86,7 @@ def adamw(named_params, lr, weight_decay, **options):
     return torch.optim.AdamW(_params(named_params), lr=lr, weight_decay=weight_decay, **options)
 
 
-@register("optimizer", "adam")
+@register("optimizer", "adam", forwards="torch.optim:Adam")
 def adam(named_params, lr, weight_decay, **options):
     """Adam (torch); weight decay is L2 added to the gradient."""
     import torch
@@ -79,7 +94,7 @@ def adam(named_params, lr, weight_decay, **options):
     return torch.optim.Adam(_params(named_params), lr=lr, weight_decay=weight_decay, **options)
 
 
-@register("optimizer", "sgd")
+@register("optimizer", "sgd", forwards="torch.optim:SGD")
 def sgd(named_params, lr, weight_decay, momentum: float = 0.9, **options):
     """SGD with momentum (default 0.9) (torch)."""
     import torch
@@ -87,7 +102,7 @@ def sgd(named_params, lr, weight_decay, momentum: float = 0.9, **options):
     return torch.optim.SGD(_params(named_params), lr=lr, weight_decay=weight_decay, momentum=momentum, **options)
 
 
-@register("optimizer", "adafactor")
+@register("optimizer", "adafactor", forwards="torch.optim:Adafactor")
 def adafactor(named_params, lr, weight_decay, **options):
     """Adafactor (torch)."""
     import torch
@@ -95,7 +110,7 @@ def adafactor(named_params, lr, weight_decay, **options):
     return torch.optim.Adafactor(_params(named_params), lr=lr, weight_decay=weight_decay, **options)
 
 
-@register("optimizer", "lion")
+@register("optimizer", "lion", forwards="pytorch_optimizer:Lion")
 def lion(named_params, lr, weight_decay, **options):
     """Lion (pytorch-optimizer); use a learning rate 3–10× below AdamW's."""
     from pytorch_optimizer import Lion
@@ -103,7 +118,7 @@ def lion(named_params, lr, weight_decay, **options):
     return Lion(_params(named_params), lr=lr, weight_decay=weight_decay, **options)
 
 
-@register("optimizer", "soap")
+@register("optimizer", "soap", forwards="pytorch_optimizer:SOAP")
 def soap(named_params, lr, weight_decay, **options):
     """SOAP: Adam in Shampoo's eigenbasis (pytorch-optimizer)."""
     from pytorch_optimizer import SOAP
@@ -111,7 +126,7 @@ def soap(named_params, lr, weight_decay, **options):
     return SOAP(_params(named_params), lr=lr, weight_decay=weight_decay, **options)
 
 
-@register("optimizer", "muon")
+@register("optimizer", "muon", forwards="pytorch_optimizer:Muon")
 def muon(named_params, lr, weight_decay, adamw_lr: float | None = None, **options):
     """Muon on hidden weight matrices, AdamW on the rest (embeddings, heads, norms) (pytorch-optimizer)."""
     from pytorch_optimizer import Muon

@@ -1,4 +1,4 @@
-"""Built-in forecasters in the registry (kind ``forecaster``); ``alignlab._registry`` imports this module.
+"""Built-in forecasters in the registry (kind ``forecaster``); ``alignlab.forecast._registry`` imports this module.
 
 Add your own without editing alignlab::
 

@@ -3,14 +3,15 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from alignlab.core.stats import DEFAULT_CLAIMS, Claim, check_claims
-from alignlab.core.stats._claims import parameter_count
+from alignlab.core.stats import Claim, check_claims, parameter_count
 
+# One claim of each shape the machinery handles (the backdoor instrument states its own list).
 MODE = Claim(id="mode", text="distilled persists more", factor="mode", levels=["normal", "distilled"], outcome="final",
              direction=1)
-SFT = next(c for c in DEFAULT_CLAIMS if c.id == "sft-removes-backdoor")
-ADV = next(c for c in DEFAULT_CLAIMS if c.id == "adversarial-keeps-trigger")
-SIZE = next(c for c in DEFAULT_CLAIMS if c.id == "larger-models-persist")
+SFT = Claim(id="sft-ends-low", factor="method", levels=["sft"], outcome="final", threshold=0.1, rule="below")
+ADV = Claim(id="adversarial-changes-little", factor="method", levels=["adversarial"], outcome="change",
+            threshold=-0.1, rule="at_least")
+SIZE = Claim(id="larger-is-higher", factor=["size", "model"], order_by="n_params", outcome="final", direction=1)
 
 
 def modes(effect, n_seeds=8, noise=0.02, seed=0, methods=("sft",)):
@@ -127,10 +128,16 @@ def test_parameter_counts_from_level_names(level, count):
     assert parameter_count(level) == pytest.approx(count, nan_ok=True)
 
 
-def test_default_claims_on_a_study_without_their_factors_are_all_not_tested():
+def test_claims_on_a_study_without_their_factors_are_all_not_tested():
     cells = pd.DataFrame({"optimizer": ["sgd", "adamw"] * 3, "seed": [0, 0, 1, 1, 2, 2], "final": 0.5})
-    table = check_claims(cells)
-    assert list(table["id"]) == [c.id for c in DEFAULT_CLAIMS] and set(table["verdict"]) == {"not tested"}
+    table = check_claims(cells, claims=[MODE, SFT, ADV, SIZE])
+    assert list(table["id"]) == ["mode", "sft-ends-low", "adversarial-changes-little", "larger-is-higher"]
+    assert set(table["verdict"]) == {"not tested"}
+
+
+def test_claims_must_be_given():
+    with pytest.raises(TypeError):
+        check_claims(pd.DataFrame({"seed": [0], "final": [0.5]}))
 
 
 def test_a_suffixed_factor_column_matches():

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from alignlab.core import AlignlabError
-from alignlab.core.stats import curve_bands, persistence_summary, persistence_table
+from alignlab.core.stats import curve_bands, curve_summary, curve_table
 
 
 def curve(steps, values):
@@ -13,46 +13,46 @@ def curve(steps, values):
 
 
 def test_summary_of_a_curve_that_never_drops():
-    s = persistence_summary(curve([0, 10, 20], [1.0, 0.9, 0.8]))
+    s = curve_summary(curve([0, 10, 20], [1.0, 0.9, 0.8]))
     assert s["final"] == 0.8 and s["initial"] == 1.0 and s["change"] == pytest.approx(-0.2)
     assert s["auc"] == pytest.approx((0.95 * 10 + 0.85 * 10) / 20)
     assert math.isnan(s["steps_to_below"]) and s["returned"] is False
 
 
 def test_summary_of_a_curve_that_drops_and_returns():
-    s = persistence_summary(curve([0, 5, 10, 15], [1.0, 0.3, 0.1, 0.6]))
+    s = curve_summary(curve([0, 5, 10, 15], [1.0, 0.3, 0.1, 0.6]))
     assert s["steps_to_below"] == 5.0 and s["returned"] is True and s["final"] == 0.6
 
 
 def test_a_return_must_reach_the_recovery_level():
     values = [1.0, 0.3, 0.45]
-    assert persistence_summary(curve([0, 5, 10], values))["returned"] is False
-    assert persistence_summary(curve([0, 5, 10], values), recovery=0.4)["returned"] is True
+    assert curve_summary(curve([0, 5, 10], values))["returned"] is False
+    assert curve_summary(curve([0, 5, 10], values), recovery=0.4)["returned"] is True
 
 
 def test_a_curve_that_starts_below_and_rises_has_returned():
-    s = persistence_summary(curve([0, 1], [0.2, 0.9]))
+    s = curve_summary(curve([0, 1], [0.2, 0.9]))
     assert s["steps_to_below"] == 0.0 and s["returned"] is True
 
 
 def test_summary_of_a_single_point_is_that_point():
-    s = persistence_summary(curve([7], [0.4]))
+    s = curve_summary(curve([7], [0.4]))
     assert s["final"] == s["auc"] == 0.4 and s["steps_to_below"] == 7.0 and s["returned"] is False
 
 
 def test_summary_leaves_out_nans_and_sorts_steps():
-    s = persistence_summary(curve([20, 0, 10, 30], [0.0, 1.0, np.nan, np.nan]))
+    s = curve_summary(curve([20, 0, 10, 30], [0.0, 1.0, np.nan, np.nan]))
     assert s["n_points"] == 2 and s["final"] == 0.0 and s["auc"] == pytest.approx(0.5)
 
 
 @pytest.mark.parametrize("values", [[], [np.nan, np.nan]])
 def test_summary_of_an_empty_curve_is_nan(values):
-    s = persistence_summary(curve(list(range(len(values))), values))
+    s = curve_summary(curve(list(range(len(values))), values))
     assert math.isnan(s["final"]) and math.isnan(s["auc"]) and s["returned"] is False and s["n_points"] == 0
 
 
 def test_auc_is_normalised_by_the_step_range():
-    s = persistence_summary(curve([100, 300], [1.0, 1.0]))
+    s = curve_summary(curve([100, 300], [1.0, 1.0]))
     assert s["auc"] == pytest.approx(1.0)
 
 
@@ -65,9 +65,9 @@ def test_table_matches_the_summary_of_each_curve():
         values[rng.uniform(size=len(steps)) < 0.15] = np.nan
         rows += [{"cell_id": f"c{c}", "step": s, "value": v} for s, v in zip(steps, values)]
     frame = pd.DataFrame(rows).sample(frac=1.0, random_state=1)  # order must not matter
-    table = persistence_table(frame).set_index("cell_id")
+    table = curve_table(frame).set_index("cell_id")
     for cell_id, group in frame.groupby("cell_id"):
-        expected = persistence_summary(group)
+        expected = curve_summary(group)
         got = table.loc[cell_id]
         for key, value in expected.items():
             if isinstance(value, float) and math.isnan(value):
@@ -79,7 +79,7 @@ def test_table_matches_the_summary_of_each_curve():
 def test_table_rejects_two_rows_at_one_step():
     frame = pd.DataFrame({"cell_id": ["a", "a"], "step": [0, 0], "value": [1.0, 0.5]})
     with pytest.raises(AlignlabError, match="same 'step'"):
-        persistence_table(frame)
+        curve_table(frame)
 
 
 def bands_frame(n_seeds, rng, conditions=("a", "b")):

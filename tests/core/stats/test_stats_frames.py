@@ -8,7 +8,9 @@ import pytest
 from pydantic import BaseModel
 
 from alignlab.core import Store
-from alignlab.core.stats import cell_outcomes, check_claims, curve_bands, factor_effects, with_factors
+from alignlab.core.stats import Claim, cell_outcomes, check_claims, curve_bands, factor_effects, with_factors
+
+OUTCOMES = {"metric": "triggered", "stage": "safety"}
 
 
 class Safety(BaseModel):
@@ -63,7 +65,7 @@ def test_with_factors_joins_levels_and_renames_clashing_factor_names(store):
 
 
 def test_cell_outcomes_gives_one_row_per_cell_including_cells_without_metrics(store):
-    cells = cell_outcomes(store.metrics_frame(), store.cells(), columns={"method": "safety.method"})
+    cells = cell_outcomes(store.metrics_frame(), store.cells(), columns={"method": "safety.method"}, **OUTCOMES)
     assert len(cells) == 12 and cells["n_points"].tolist() == [3] * 11 + [0]
     assert np.isnan(cells["final"].iloc[-1]) and set(cells["method"]) == {"sft"}
     normal = cells[cells["mode"] == "normal"].iloc[0]
@@ -71,12 +73,26 @@ def test_cell_outcomes_gives_one_row_per_cell_including_cells_without_metrics(st
 
 
 def test_the_cell_frame_feeds_effects_and_claims(store):
-    cells = cell_outcomes(store.metrics_frame(), store.cells(), columns={"method": "safety.method"})
+    cells = cell_outcomes(store.metrics_frame(), store.cells(), columns={"method": "safety.method"}, **OUTCOMES)
     effects = factor_effects(cells, factors=cells.attrs["factors"], outcomes=["final", "auc"], n_boot=200)
     mode = effects[(effects["factor"] == "mode") & (effects["outcome"] == "final")].iloc[0]
     assert mode["effect"] == pytest.approx(0.6) and mode["matched"] and mode["n_pairs"] == 5
-    claims = check_claims(cells).set_index("id")
-    assert claims.loc["distilled-cot-persists", "n"] == 5  # matched on the optimizer and the seed
-    assert claims.loc["distilled-cot-persists", "verdict"] == "cannot decide"  # 3 seeds: p ≥ 0.25
-    assert claims.loc["sft-removes-backdoor", "verdict"] == "contradicts"
-    assert claims.loc["larger-models-persist", "verdict"] == "not tested"
+    claims = check_claims(cells, claims=CLAIMS).set_index("id")
+    assert claims.loc["distilled", "n"] == 5  # matched on the optimizer and the seed
+    assert claims.loc["distilled", "verdict"] == "cannot decide"  # 3 seeds: p ≥ 0.25
+    assert claims.loc["sft", "verdict"] == "contradicts"
+    assert claims.loc["size", "verdict"] == "not tested"
+
+
+def test_cell_outcomes_summarises_the_metric_and_stage_it_is_given(store):
+    loss = cell_outcomes(store.metrics_frame(), store.cells(), metric="clean_loss", stage="safety")
+    assert loss["final"].dropna().tolist() == [2.0] * 11
+    other = cell_outcomes(store.metrics_frame(), store.cells(), metric="triggered", stage="insert")
+    assert other["n_points"].tolist() == [0] * 12
+
+
+CLAIMS = [
+    Claim(id="distilled", factor="mode", levels=["normal", "distilled"], outcome="final", direction=1),
+    Claim(id="sft", factor="method", levels=["sft"], outcome="final", threshold=0.1, rule="below"),
+    Claim(id="size", factor=["size", "model"], order_by="n_params", outcome="final", direction=1),
+]

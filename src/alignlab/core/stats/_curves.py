@@ -1,4 +1,4 @@
-"""Curves across seeds (mean and bootstrap band) and per-cell persistence summaries."""
+"""Curves across seeds (mean and bootstrap band) and per-curve summaries of a rate along training steps."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from alignlab.core.stats._common import (
     rng,
 )
 
-__all__ = ["curve_bands", "persistence_summary", "persistence_table"]
+__all__ = ["curve_bands", "curve_summary", "curve_table"]
 
 SUMMARY_COLUMNS = ("initial", "final", "change", "auc", "steps_to_below", "returned", "n_points")
 
@@ -104,16 +104,16 @@ def curve_bands(frame, *, by: str | Sequence[str] | None, x: str = "step", y: st
     return pd.DataFrame(rows, columns=columns)
 
 
-def persistence_table(frame, *, cell: str | Sequence[str] = "cell_id", x: str = "step", y: str = "value",
+def curve_table(frame, *, cell: str | Sequence[str] = "cell_id", x: str = "step", y: str = "value",
                       threshold: float = 0.5, recovery: float = 0.5):
-    """Persistence summaries (see :func:`persistence_summary`) of every curve in a long frame, vectorised.
+    """Summaries (see :func:`curve_summary`) of every curve in a long frame, vectorised.
 
     Args:
         frame: long frame with one row per (cell, x); NaN values are left out.
         cell: the column(s) naming a curve.
         x: the step column.
         y: the rate column.
-        threshold: a rate below it counts as "removed".
+        threshold: the first step with a rate below it is ``steps_to_below``.
         recovery: after dropping below ``threshold``, a rate at or above this counts as "returned".
 
     Returns:
@@ -124,19 +124,19 @@ def persistence_table(frame, *, cell: str | Sequence[str] = "cell_id", x: str = 
         >>> import pandas as pd
         >>> frame = pd.DataFrame({"cell_id": ["a", "a", "a", "b"], "step": [0, 10, 20, 0],
         ...                       "value": [1.0, 0.2, 0.8, 0.9]})
-        >>> persistence_table(frame)[["cell_id", "final", "steps_to_below", "returned"]].to_dict("list")
+        >>> curve_table(frame)[["cell_id", "final", "steps_to_below", "returned"]].to_dict("list")
         {'cell_id': ['a', 'b'], 'final': [0.8, 0.9], 'steps_to_below': [10.0, nan], 'returned': [True, False]}
     """
     import numpy as np
     import pandas as pd
 
     cells = _as_list(cell)
-    require_columns(frame, [*cells, x, y], "persistence_table")
+    require_columns(frame, [*cells, x, y], "curve_table")
     data = frame[[*cells, x, y]].copy()
     for column in cells:
         data[column] = hashable_column(data[column])
     if data.duplicated([*cells, x]).any():
-        raise AlignlabError(f"persistence_table: a curve has two rows at the same {x!r}; filter the frame to one "
+        raise AlignlabError(f"curve_table: a curve has two rows at the same {x!r}; filter the frame to one "
                             f"metric and stage per {', '.join(cells)} first.")
     codes = data.groupby(cells, sort=False, dropna=False).ngroup().to_numpy()
     keys = data.drop_duplicates(cells)[cells].reset_index(drop=True)
@@ -180,13 +180,14 @@ def persistence_table(frame, *, cell: str | Sequence[str] = "cell_id", x: str = 
     return out
 
 
-def persistence_summary(curve, threshold: float = 0.5, recovery: float = 0.5, *, x: str = "step",
+def curve_summary(curve, threshold: float = 0.5, recovery: float = 0.5, *, x: str = "step",
                         y: str = "value") -> dict[str, Any]:
-    """How a backdoor rate persists through safety training, for one cell's curve.
+    """How a rate holds up along one curve (e.g. a behaviour's rate through further training): where it
+    ends, its average level, when it first drops below a threshold and whether it comes back.
 
     Args:
         curve: frame with columns ``step`` and ``value`` (rates in [0, 1]); NaN values are left out.
-        threshold: a rate below it counts as "removed".
+        threshold: the first step with a rate below it is ``steps_to_below``.
         recovery: after dropping below ``threshold``, a rate at or above this counts as "returned".
         x: the step column.
         y: the rate column.
@@ -201,17 +202,17 @@ def persistence_summary(curve, threshold: float = 0.5, recovery: float = 0.5, *,
     Example:
         >>> import pandas as pd
         >>> curve = pd.DataFrame({"step": [0, 10, 20], "value": [1.0, 0.5, 0.0]})
-        >>> s = persistence_summary(curve)
+        >>> s = curve_summary(curve)
         >>> s["final"], s["auc"], s["steps_to_below"], s["returned"]
         (0.0, 0.5, 20.0, False)
     """
-    require_columns(curve, [x, y], "persistence_summary")
+    require_columns(curve, [x, y], "curve_summary")
     data = curve[[x, y]].copy()
     data["_curve"] = 0
     if data.empty:
         return {"initial": float("nan"), "final": float("nan"), "change": float("nan"), "auc": float("nan"),
                 "steps_to_below": float("nan"), "returned": False, "n_points": 0}
-    row = persistence_table(data, cell="_curve", x=x, y=y, threshold=threshold, recovery=recovery).iloc[0]
+    row = curve_table(data, cell="_curve", x=x, y=y, threshold=threshold, recovery=recovery).iloc[0]
     out = {k: float(row[k]) for k in SUMMARY_COLUMNS}
     out["returned"], out["n_points"] = bool(row["returned"]), int(row["n_points"])
     return out

@@ -7,7 +7,7 @@ from typing import Any
 
 from alignlab.core._errors import AlignlabError
 from alignlab.core.stats._common import require_columns
-from alignlab.core.stats._curves import persistence_table
+from alignlab.core.stats._curves import curve_table
 
 __all__ = ["cell_outcomes", "with_factors"]
 
@@ -53,8 +53,8 @@ def with_factors(frame, cells: Iterable[Mapping[str, Any]], *, columns: Mapping[
     Args:
         frame: e.g. ``Store.metrics_frame()`` (``cell_id, stage, step, name, value, lo, hi``).
         cells: ``Store.cells()`` (dicts with ``cell_id``, ``factors``, ``seed``, ``config``).
-        columns: extra columns read from each cell's config by dotted path, e.g. ``{"method":
-            "safety.method"}`` (for settings the study does not vary).
+        columns: extra columns read from each cell's config by dotted path, e.g. ``{"lr":
+            "train.optimizer.lr"}`` (for settings the study does not vary).
 
     Returns:
         ``frame`` with one column per factor (a factor whose name is already a column, such as an
@@ -63,11 +63,11 @@ def with_factors(frame, cells: Iterable[Mapping[str, Any]], *, columns: Mapping[
 
     Example:
         >>> import pandas as pd
-        >>> metrics = pd.DataFrame({"cell_id": ["c1", "c1"], "step": [0, 10], "name": "triggered",
+        >>> metrics = pd.DataFrame({"cell_id": ["c1", "c1"], "step": [0, 10], "name": "accuracy",
         ...                         "value": [1.0, 0.5]})
-        >>> cells = [{"cell_id": "c1", "factors": {"mode": "cot", "seed": 0}, "seed": 0}]
+        >>> cells = [{"cell_id": "c1", "factors": {"optimizer": "sgd", "seed": 0}, "seed": 0}]
         >>> list(with_factors(metrics, cells).columns)
-        ['cell_id', 'step', 'name', 'value', 'mode', 'seed']
+        ['cell_id', 'step', 'name', 'value', 'optimizer', 'seed']
     """
     require_columns(frame, ["cell_id"], "with_factors")
     base, factors = _cells_frame(cells, set(frame.columns) - {"cell_id"}, columns)
@@ -76,20 +76,20 @@ def with_factors(frame, cells: Iterable[Mapping[str, Any]], *, columns: Mapping[
     return out
 
 
-def cell_outcomes(metrics, cells: Iterable[Mapping[str, Any]], *, metric: str = "triggered", stage: str = "safety",
-                  threshold: float = 0.5, recovery: float = 0.5, columns: Mapping[str, str] | None = None):
-    """One row per cell: its factors, seed and persistence summary of one metric — the input of
+def cell_outcomes(metrics, cells: Iterable[Mapping[str, Any]], *, metric: str, stage: str, threshold: float = 0.5,
+                  recovery: float = 0.5, columns: Mapping[str, str] | None = None):
+    """One row per cell: its factors, seed and the :func:`curve_summary` of one metric — the input of
     :func:`factor_effects`, :func:`variance_decomposition`, :func:`direction_consistency` and
     :func:`check_claims`.
 
     Args:
         metrics: ``Store.metrics_frame()``.
         cells: ``Store.cells()``.
-        metric: the metric whose curve is summarised (``triggered``: the backdoor rate with the trigger).
+        metric: the metric whose curve is summarised (a metric name the study logs).
         stage: the stage whose steps form the curve.
-        threshold: see :func:`persistence_summary`.
-        recovery: see :func:`persistence_summary`.
-        columns: extra config columns by dotted path, e.g. ``{"method": "safety.method"}``.
+        threshold: see :func:`curve_summary`.
+        recovery: see :func:`curve_summary`.
+        columns: extra config columns by dotted path, e.g. ``{"lr": "train.optimizer.lr"}``.
 
     Returns:
         ``cell_id``, factor columns, ``seed``, extra columns, then ``initial, final, change, auc,
@@ -98,15 +98,16 @@ def cell_outcomes(metrics, cells: Iterable[Mapping[str, Any]], *, metric: str = 
 
     Example:
         >>> import pandas as pd
-        >>> metrics = pd.DataFrame({"cell_id": ["c1", "c1"], "stage": "safety", "step": [0, 10],
-        ...                         "name": "triggered", "value": [1.0, 0.5]})
-        >>> cells = [{"cell_id": "c1", "factors": {"mode": "cot", "seed": 0}, "seed": 0}]
-        >>> cell_outcomes(metrics, cells)[["mode", "seed", "final", "auc"]].to_dict("records")
-        [{'mode': 'cot', 'seed': 0, 'final': 0.5, 'auc': 0.75}]
+        >>> metrics = pd.DataFrame({"cell_id": ["c1", "c1"], "stage": "train", "step": [0, 10],
+        ...                         "name": "accuracy", "value": [1.0, 0.5]})
+        >>> cells = [{"cell_id": "c1", "factors": {"optimizer": "sgd", "seed": 0}, "seed": 0}]
+        >>> outcomes = cell_outcomes(metrics, cells, metric="accuracy", stage="train")
+        >>> outcomes[["optimizer", "seed", "final", "auc"]].to_dict("records")
+        [{'optimizer': 'sgd', 'seed': 0, 'final': 0.5, 'auc': 0.75}]
     """
     require_columns(metrics, ["cell_id", "stage", "step", "name", "value"], "cell_outcomes")
     curves = metrics[(metrics["stage"] == stage) & (metrics["name"] == metric)]
-    summary = persistence_table(curves, cell="cell_id", x="step", y="value", threshold=threshold, recovery=recovery)
+    summary = curve_table(curves, cell="cell_id", x="step", y="value", threshold=threshold, recovery=recovery)
     base, factors = _cells_frame(cells, set(summary.columns) - {"cell_id"}, columns)
     out = base.merge(summary, on="cell_id", how="left")
     out["n_points"] = out["n_points"].fillna(0).astype(int)
