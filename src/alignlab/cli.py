@@ -19,6 +19,7 @@ from alignlab.backdoor.cli import app as backdoor_app
 from alignlab.core._errors import AlignlabError
 from alignlab.forecast.cli import app as forecast_app
 from alignlab.hacking.cli import app as hacking_app
+from alignlab.scaling.cli import app as scaling_app
 
 app = typer.Typer(
     name="alignlab",
@@ -32,6 +33,7 @@ app = typer.Typer(
 app.add_typer(backdoor_app, name="backdoor")
 app.add_typer(hacking_app, name="hacking")
 app.add_typer(forecast_app, name="forecast")
+app.add_typer(scaling_app, name="scaling")
 
 
 @app.callback(invoke_without_command=True)
@@ -50,12 +52,12 @@ def run(
     address: str | None = typer.Option(None, "--address", help="Ray cluster address; none starts a local one."),
     retries: int = typer.Option(1, "--retries", help="Retries for a cell whose worker dies."),
 ) -> None:
-    """Run (or resume) a study of any kind."""
-    from alignlab.core._study import Study
+    """Run (or resume) a study of any kind. Exits 1 if any cell failed, 2 on a bad spec."""
+    from alignlab.core._study import Study, run_exit_status
 
     study = Study.from_spec(spec, out=out)
     counts = study.run(executor=executor, workers=workers, address=address, retries=retries)
-    Console(stderr=True).print(f"Done: {counts}. Study folder: {study.directory}")
+    raise typer.Exit(run_exit_status(study, counts))
 
 
 @app.command()
@@ -63,25 +65,37 @@ def report(study_dir: Path = typer.Argument(..., help="A study folder (holds spe
     """Write report.html and summary.md for a study folder (also while it is still running)."""
     from alignlab.core._study import Study
 
-    study = Study.restore(study_dir)
+    study = Study.restore(study_dir, check=False)  # a report needs the store, not the models
+    study.store().close()  # checked here, so a damaged store is one clear error whatever the report reads
     for path in study.kind.report(study):
         typer.echo(path)
 
 
 @app.command()
-def studies(folder: Path = typer.Argument(Path("studies"), help="Folder to search for study folders.")) -> None:
-    """List the studies under a folder and their state."""
-    from alignlab.core._study import list_studies
+def studies(
+    folder: Path = typer.Argument(Path("studies"), help="Folder to search for study folders."),
+    repair: Path | None = typer.Option(None, "--repair", metavar="DIR",
+                                       help="Rebuild the damaged results store of the study folder DIR from its journal."),
+) -> None:
+    """List the studies under a folder and their state (a damaged store is listed as damaged)."""
+    from alignlab.core._studies import list_studies, repair_study
 
+    if repair is not None:
+        Console(stderr=True).print(repair_study(repair), highlight=False)
+        return
     rows = list_studies(folder)
     if not rows:
         typer.echo(f"No studies under {folder}.")
         return
-    table = Table("study", "kind", "cells", "done", "failed", "pending", "updated", "folder")
+    table = Table("study", "kind", "state", "cells", "done", "failed", "pending", "updated", "folder")
     for row in rows:
-        table.add_row(row["name"], row["kind"], str(row["cells"]), str(row["done"]), str(row["failed"]),
+        table.add_row(row["name"], row["kind"], row["state"], str(row["cells"]), str(row["done"]), str(row["failed"]),
                       str(row["pending"]), row["updated"], str(row["folder"]))
     Console().print(table)
+    for row in rows:
+        if row["state"] == "damaged":  # why, and the fix, below the table (a cell would wrap it unreadably)
+            fix = f" Repair: {row['fix']}" if row.get("fix") else " No journal to rebuild it from."
+            Console(stderr=True).print(f"[red]{row['folder']}: damaged store[/] ({row['reason']}).{fix}", highlight=False)
 
 
 def main(argv: list[str] | None = None) -> None:

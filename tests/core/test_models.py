@@ -62,3 +62,29 @@ def test_the_optional_gemma_model_loads_as_a_base_model_with_the_plain_prompt_fo
     prompt = format_prompt(tokenizer, "Name the capital of France.")
     assert prompt.endswith("Assistant:")
     assert generate(model, tokenizer, [prompt], max_new_tokens=8)[0][0].strip()
+
+
+def test_check_model_finds_a_cached_hub_model_without_the_hub(tmp_path, monkeypatch):
+    from alignlab.core._models import check_model
+
+    snapshot = tmp_path / "models--org--cached" / "snapshots" / "abc123"  # the hub cache's layout
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text("{}")
+    (tmp_path / "models--org--cached" / "refs").mkdir()
+    (tmp_path / "models--org--cached" / "refs" / "main").write_text("abc123")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    check_model("hf:org/cached")
+    with pytest.raises(AlignlabError, match="not in the local Hugging Face cache"):
+        check_model("hf:org/not-cached")
+
+
+def test_check_model_wants_a_config_json_in_a_local_directory(tmp_path, tiny):
+    from alignlab.core._models import check_model
+
+    with pytest.raises(AlignlabError, match="no config.json"):
+        check_model(str(tmp_path))
+    with pytest.raises(AlignlabError, match="does not exist"):
+        check_model(str(tmp_path / "missing"))
+    tiny[0].config.save_pretrained(tmp_path)
+    check_model(str(tmp_path))

@@ -67,3 +67,14 @@ def test_cell_ids_are_content_addresses():
 def test_malformed_specs_name_the_problem(data, message):
     with pytest.raises(AlignlabError, match=message):
         parse_spec(data, where="spec.yaml")
+
+
+@pytest.mark.parametrize("name", ["../../x", "a/b", "/abs", "", ".", "..", "a\\b", " padded ", None])
+def test_a_study_name_must_be_a_folder_name_under_the_study_root(name):
+    with pytest.raises(AlignlabError, match=r"field 'name'"):
+        parse_spec({"study": "grid-test", "name": name}, where="spec.yaml")
+
+
+def test_a_plain_study_name_and_a_missing_one_are_accepted():
+    assert parse_spec({"study": "grid-test", "name": "my-study_2.v1"}).name == "my-study_2.v1"
+    assert parse_spec({"study": "grid-test"}).name == "grid-test"

@@ -19,7 +19,7 @@ from alignlab.backdoor._safety import SafetyRun
 from alignlab.core._data import load_prompts
 from alignlab.core._errors import AlignlabError
 from alignlab.core._jsonl import read_jsonl, write_jsonl
-from alignlab.core._models import load_model, resolve_source
+from alignlab.core._models import check_model, load_model, resolve_source
 from alignlab.core._registry import create, register
 from alignlab.core._spec import StudySpec
 from alignlab.core._study import Stage, StageContext, Study
@@ -287,12 +287,18 @@ class BackdoorStudy:
         return files("alignlab.backdoor").joinpath("specs", "example.yaml").read_text(encoding="utf-8")
 
     def check(self, spec: StudySpec) -> None:
-        """Fail before any model loads: every model spec must resolve."""
-        for model in sorted({c.config.model for c in spec.cells} | {c.config.data.clean_model for c in spec.cells if c.config.data.clean_model}):
+        """Fail before any cell runs: every model must exist (without downloading it), every prompts file too."""
+        models = {(c.config.model, "model") for c in spec.cells}
+        models |= {(c.config.data.clean_model, "data.clean_model") for c in spec.cells if c.config.data.clean_model}
+        for model, field in sorted(models):
             try:
-                resolve_source(model)
+                check_model(model)
             except AlignlabError as exc:
-                raise AlignlabError(f"field 'model': {exc}") from None
+                raise AlignlabError(f"field '{field}': {exc}") from None
+        for prompts in sorted({c.config.data.prompts for c in spec.cells}):
+            if prompts != "bundled" and not prompts.startswith("hf:") and not Path(prompts).expanduser().is_file():
+                raise AlignlabError(f"field 'data.prompts': the prompts file '{prompts}' does not exist (expected "
+                                    "'bundled', a JSONL file with a 'prompt' field per line, or hf:DATASET[:SPLIT]).")
 
     def stages(self, config: BackdoorConfig) -> list[Stage]:
         c = config.model_dump(mode="json")

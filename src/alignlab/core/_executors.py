@@ -126,7 +126,7 @@ def _worker_study(directory: str, spec_data: dict[str, Any], kind_module: str):
         from alignlab.core._study import Study
 
         importlib.import_module(kind_module)
-        study = Study(parse_spec(spec_data), directory)
+        study = Study(parse_spec(spec_data, check=False), directory)  # the driver has checked it
         _WORKER_STUDIES[directory] = (study, {c.id: c for c in study.spec.cells})
     return _WORKER_STUDIES[directory]
 

@@ -35,9 +35,10 @@ from alignlab.core._errors import AlignlabError, MissingExtraError
 from alignlab.core._paths import cache_dir
 from alignlab.core._registry import get, names, register
 
-__all__ = ["ModelSource", "load_model", "model_identity", "resolve_device", "resolve_source"]
+__all__ = ["ModelSource", "check_model", "load_model", "model_identity", "resolve_device", "resolve_source"]
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+HUB_TIMEOUT = 5.0  # seconds for the one request that asks the hub whether a model exists
 
 
 class ModelSource(Protocol):
@@ -89,9 +90,20 @@ class PretrainedDirSource:
     gguf_file: str | None = None
     hub: bool = False
 
+    def check(self) -> None:
+        """Fail now, without downloading, if the model cannot be found (see :func:`check_model`)."""
+        if self.hub:
+            _check_hub_model(self.location)
+        elif not self.gguf_file and not (Path(self.location) / "config.json").is_file():
+            raise AlignlabError(f"The model directory '{self.location}' holds no config.json, so it is not a "
+                                "transformers model (save one with `model.save_pretrained(DIR)`).")
+
     def load(self, *, dtype: str = "auto", device: str = "auto", seed: int = 0) -> tuple[Any, Any]:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        if self.hub:
+            # Without this, an unknown or unreachable model costs ~20 s of transformers' retries first.
+            _check_hub_model(self.location)
         device = resolve_device(device)
         kwargs: dict[str, Any] = {"dtype": _torch_dtype(dtype, device)}
         if self.gguf_file:
@@ -195,6 +207,42 @@ def hugging_face(arg: str) -> ModelSource:
     return PretrainedDirSource(arg, identity=f"hf:{arg}", hub=True)
 
 
+def _hub_offline() -> bool:
+    from huggingface_hub import constants
+
+    # The environment is read now: huggingface_hub reads it once, at import, which may predate a change.
+    flags = (os.environ.get("HF_HUB_OFFLINE"), os.environ.get("TRANSFORMERS_OFFLINE"))
+    return constants.HF_HUB_OFFLINE or any((f or "").strip().upper() in ("1", "ON", "YES", "TRUE") for f in flags)
+
+
+def _check_hub_model(repo_id: str) -> None:
+    """A hub model must be in the local cache, or be confirmed by one quick request to the hub."""
+    from huggingface_hub import HfApi, constants, try_to_load_from_cache
+    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
+
+    cache = os.environ.get("HF_HUB_CACHE") or constants.HF_HUB_CACHE
+    if isinstance(try_to_load_from_cache(repo_id, "config.json", cache_dir=cache), str):
+        return
+    where = f"'hf:{repo_id}' is not in the local Hugging Face cache ({cache})"
+    fix = (f"Download it where there is a network (`hf download {repo_id}`), set HF_HUB_CACHE to a cache that "
+           "holds it, or give a local model directory.")
+    if _hub_offline():
+        raise AlignlabError(f"{where} and the hub is switched off (offline mode: HF_HUB_OFFLINE is set). {fix}")
+    endpoint = os.environ.get("HF_ENDPOINT") or constants.ENDPOINT
+    try:
+        HfApi(endpoint=endpoint).model_info(repo_id, timeout=HUB_TIMEOUT)
+    except GatedRepoError:
+        return  # it exists; access is checked when it downloads
+    except RepositoryNotFoundError:
+        raise AlignlabError(f"There is no model 'hf:{repo_id}' on the Hugging Face hub ({endpoint}), or it is "
+                            "private (log in with `hf auth login`). Check the id, e.g. hf:HuggingFaceTB/SmolLM2-135M-Instruct.") from None
+    except HfHubHTTPError as exc:
+        raise AlignlabError(f"{where}, and the hub ({endpoint}) answered with an error: {exc}. {fix}") from None
+    except Exception as exc:  # httpx connection errors and timeouts: the hub cannot be reached
+        raise AlignlabError(f"{where}, and the hub ({endpoint}) could not be reached ({type(exc).__name__}: "
+                            f"{exc}). {fix} Set HF_HUB_OFFLINE=1 to skip the hub.") from None
+
+
 @dataclass
 class TinyLlamaSource:
     """A randomly initialised Llama with the bundled SmolLM2 tokenizer."""
@@ -258,10 +306,26 @@ def resolve_source(spec: str) -> ModelSource:
     scheme, _, arg = spec.partition(":")
     if arg and scheme in known:
         return get("model", scheme).factory(arg)
+    if not arg and (os.sep in spec or spec.startswith((".", "~"))):
+        raise AlignlabError(f"The model directory '{spec}' does not exist (a model given as a path must be an "
+                            "existing directory holding a transformers model; a hub model is written hf:ORG/NAME).")
     raise AlignlabError(
         f"Unknown model '{spec}'. Expected one of {', '.join(k for k in known if ':' in k)}, hf:ORG/NAME, "
         "tiny:LAYERSxWIDTH, or an existing local model directory."
     )
+
+
+def check_model(spec: str) -> None:
+    """Fail now, before any cell runs or weights load, if ``spec`` names no available model.
+
+    Resolves the spec, then asks the source's optional ``check()``: a local directory must hold a
+    ``config.json``; an ``hf:`` model must be in the local cache or confirmed by the hub with one quick
+    request (offline, or with the hub unreachable, that is a clear error at once, not minutes of retries).
+    """
+    source = resolve_source(spec)
+    check = getattr(source, "check", None)
+    if callable(check):
+        check()
 
 
 def model_identity(spec: str) -> str:

@@ -165,8 +165,28 @@ def _describe(error: dict[str, Any], model: type[BaseModel]) -> str:
     return f"field '{loc}': {error['msg']}{shown}"
 
 
-def parse_spec(data: Any, *, where: str = "spec") -> StudySpec:
-    """Validate a spec (already parsed from YAML) and expand it into cells."""
+def _study_name(name: Any, where: str) -> str:
+    """A study's name is its folder's name under the study root (``studies/<name>``), so it may not
+    leave that root: no path separators, no ``.``/``..``, not absolute, not empty."""
+    if isinstance(name, bool) or not isinstance(name, (str, int)):
+        raise AlignlabError(f"{where}: field 'name' must be a text (the study folder's name), got {name!r}.")
+    text = str(name).strip()
+    bad = not text or text in (".", "..") or any(c in text for c in "/\\\0") or Path(text).is_absolute()
+    if bad or text != str(name):
+        raise AlignlabError(
+            f"{where}: field 'name' is {name!r}; a study name is a folder name under the study root "
+            "(studies/<name>), so it may not be empty, '.' or '..', contain '/' or '\\', or have leading or "
+            "trailing spaces. Use e.g. 'name: my-study', and `--out` to put the study folder elsewhere."
+        )
+    return text
+
+
+def parse_spec(data: Any, *, where: str = "spec", check: bool = True) -> StudySpec:
+    """Validate a spec (already parsed from YAML) and expand it into cells.
+
+    ``check=False`` skips the study kind's ``check`` (models exist, files are there): for a spec that was
+    checked when its study started, re-read to report on it (perhaps offline) or by a worker process.
+    """
     from alignlab.core._registry import get, names
 
     if not isinstance(data, dict):
@@ -191,9 +211,10 @@ def parse_spec(data: Any, *, where: str = "spec") -> StudySpec:
     raw = {k: v for k, v in data.items() if k not in STUDY_KEYS}
     if "seed" in raw:
         raise AlignlabError(f"{where}: use 'seeds' (a count or a list), not 'seed'.")
+    name = _study_name(data.get("name", kind), where)
     factors = _find_factors(raw, config_class, "", where)
     labels = _labels(list(factors))
-    spec = StudySpec(kind, str(data.get("name") or kind), str(data.get("description") or ""), seeds, raw, factors,
+    spec = StudySpec(kind, name, str(data.get("description") or ""), seeds, raw, factors,
                      data=data, resources=resources)
     problems: dict[str, None] = {}
     for levels in itertools.product(*factors.values()):
@@ -214,7 +235,8 @@ def parse_spec(data: Any, *, where: str = "spec") -> StudySpec:
             f"{where} is not a valid '{kind}' study: " + "; ".join(problems)
             + f". Run `alignlab {kind} init` for a commented example."
         )
-    study_kind.check(spec)
+    if check:
+        study_kind.check(spec)
     return spec
 
 

@@ -5,7 +5,11 @@ timings), ``stages`` (content-addressed by the stage's inputs, shared by cells t
 ``cell_stages`` (which stage each cell used) and ``metrics`` (by stage and step, with intervals).
 Artifacts (adapters, generated samples) live on disk under ``artifacts/<stage>/<key>/``.
 
-Every write is its own short transaction, so a crash loses at most the stage in progress.
+Every write is its own short transaction, so a crash loses at most the stage in progress. Each finished
+stage and cell is also appended to ``journal.jsonl`` (see :mod:`alignlab.core._journal`) before it is
+written here, so damage to the database itself loses no finished result: opening a store checks it
+(``PRAGMA quick_check``), and a damaged one, or an empty one beside a journal or artifacts, raises
+:class:`StoreDamaged` instead of silently starting over; :meth:`Store.rebuild` replays the journal.
 """
 
 from __future__ import annotations
@@ -17,7 +21,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
-__all__ = ["Recorder", "Store"]
+from alignlab.core._errors import AlignlabError
+from alignlab.core._journal import JOURNAL_FILE, Journal, move_aside
+
+__all__ = ["Recorder", "Store", "StoreDamaged"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
@@ -53,24 +60,98 @@ class Recorder(Protocol):
     def publish_artifacts(self, name: str, key: str, folder: Path) -> None: ...
 
 
+class StoreDamaged(AlignlabError):
+    """A results store that cannot be trusted: unreadable, failing its integrity check, or empty while
+    its folder holds finished results. ``rebuildable`` says whether a journal can restore it."""
+
+    def __init__(self, path: Path, reason: str, *, rebuildable: bool):
+        self.path, self.reason, self.rebuildable = path, reason, rebuildable
+        folder = path.parent
+        if rebuildable:
+            fix = (f"Its finished results are kept in {folder / JOURNAL_FILE}: rebuild it with "
+                   f"`alignlab studies --repair {folder}` (running the study again also rebuilds it first).")
+        else:
+            fix = (f"There is no {JOURNAL_FILE} to rebuild it from (the study predates the journal): restore "
+                   f"{path.name} from a backup, or move it aside to start the study over.")
+        super().__init__(f"The results store {path} is damaged: {reason}. {fix}")
+
+
 class Store:
-    """Access to a study's ``results.sqlite``; safe to open from several processes."""
+    """Access to a study's ``results.sqlite``; safe to open from several processes.
+
+    Opening checks the file and raises :class:`StoreDamaged` when it is damaged, or empty while the
+    folder holds a journal or artifacts (a store that silently started over would redo finished work).
+    """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.journal = Journal(self.path.with_name(JOURNAL_FILE))
+        try:
+            self._open()
+        except sqlite3.DatabaseError as exc:  # "file is not a database", "database disk image is malformed"
+            if hasattr(self, "db"):
+                self.db.close()
+            raise self._damaged(str(exc)) from None
+
+    def _open(self) -> None:
         # isolation_level=None: autocommit; explicit BEGIN only where several statements must agree.
         self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "cells" in tables:
+            # quick_check reads every page (a few ms per MB) but skips the costly index cross-checks.
+            problems = [r[0] for r in self.db.execute("PRAGMA quick_check(5)")]
+            if problems != ["ok"]:
+                raise sqlite3.DatabaseError("; ".join(problems))
+        elif self.journal.has_records() or _has_artifacts(self.path.parent):
+            self.db.close()
+            raise self._damaged("it holds no results, but its folder holds finished ones (a journal or artifacts)")
         self.db.executescript(SCHEMA)
+
+    def _damaged(self, reason: str) -> StoreDamaged:
+        return StoreDamaged(self.path, reason, rebuildable=self.journal.has_records())
+
+    @classmethod
+    def rebuild(cls, path: str | Path) -> tuple[Store, Path | None]:
+        """Move the database at ``path`` aside and replay its journal into a fresh one.
+
+        Returns the new store and where the old file went (``None`` if there was none).
+        """
+        path = Path(path)
+        moved = move_aside(path) if path.exists() or path.with_name(path.name + "-wal").exists() else None
+        db = sqlite3.connect(path, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
+            _replay(db, *Journal(path.with_name(JOURNAL_FILE)).latest())
+        finally:
+            db.close()
+        return cls(path), moved
+
+    def reconcile(self) -> int:
+        """Replay journaled stages and cells this database lacks (a torn WAL loses its last commits
+        without any damage to see); returns how many were restored."""
+        meta, stages, cells = self.journal.latest()
+        done = {r["stage_key"] for r in self.db.execute("SELECT stage_key FROM stages WHERE status = 'done'")}
+        finished = {r["cell_id"]: r["status"] for r in self.db.execute(
+            "SELECT cell_id, status FROM cells WHERE status IN ('done', 'failed')")}
+        stages = {k: s for k, s in stages.items() if k not in done}
+        # A failed cell re-run to success has a later 'done' line; a journaled cell the database shows
+        # unfinished is restored, one it shows finished is left as it is.
+        cells = {k: c for k, c in cells.items() if k not in finished}
+        if stages or cells:
+            _replay(self.db, {}, stages, cells)
+        return len(stages) + len(cells)
 
     def close(self) -> None:
         self.db.close()
 
     # meta -----------------------------------------------------------------
     def set_meta(self, **values: Any) -> None:
+        self.journal.append({"type": "meta", "values": values})
         for key, value in values.items():
             self.db.execute("INSERT OR REPLACE INTO meta VALUES(?, ?)", (key, json.dumps(value)))
 
@@ -121,9 +202,17 @@ class Store:
     def finish_cell(self, cell_id: str, status: str, *, outcome: str | None = None, error: str | None = None) -> None:
         assert status in STATUSES, status
         now = time.time()
+        row = self.db.execute("SELECT * FROM cells WHERE cell_id = ?", (cell_id,)).fetchone()
+        started = row["started"] if row and row["started"] is not None else now
+        if row is not None and status in ("done", "failed"):  # journaled first: the database may be lost
+            links = self.db.execute("SELECT name, stage_key FROM cell_stages WHERE cell_id = ?", (cell_id,))
+            self.journal.append(dict(row) | {
+                "type": "cell", "config": json.loads(row["config"]), "factors": json.loads(row["factors"]),
+                "status": status, "outcome": outcome, "error": error, "finished": now, "seconds": now - started,
+                "stages": {r["name"]: r["stage_key"] for r in links}}, sync=True)
         self.db.execute(
-            "UPDATE cells SET status=?, outcome=?, error=?, finished=?, seconds=? - COALESCE(started, ?) WHERE cell_id=?",
-            (status, outcome, error, now, now, now, cell_id),
+            "UPDATE cells SET status=?, outcome=?, error=?, finished=?, seconds=? WHERE cell_id=?",
+            (status, outcome, error, now, now - started, cell_id),
         )
 
     # stages ---------------------------------------------------------------
@@ -150,9 +239,15 @@ class Store:
 
     def finish_stage(self, key: str, status: str, *, result: Any = None, error: str | None = None) -> None:
         now = time.time()
+        if status == "done":  # journaled first, metrics included: the reports need them
+            row = self.db.execute("SELECT name, started FROM stages WHERE stage_key = ?", (key,)).fetchone()
+            started = row["started"] if row and row["started"] is not None else now
+            self.journal.append({"type": "stage", "stage_key": key, "name": row["name"] if row else "",
+                                 "status": status, "result": result, "error": error, "started": started,
+                                 "finished": now, "seconds": now - started, "metrics": self.stage_metrics(key)})
         self.db.execute(
             "UPDATE stages SET status=?, result=?, error=?, finished=?, seconds=? - started WHERE stage_key=?",
-            (status, json.dumps(result) if result is not None else None, error, now, now, key),
+            (status, _dumps(result), error, now, now, key),
         )
 
     def cell_stages(self, cell_id: str) -> dict[str, dict[str, Any]]:
@@ -172,7 +267,8 @@ class Store:
         self.db.execute(
             "UPDATE stages SET status='interrupted', error=? WHERE status='running' AND stage_key IN "
             "(SELECT stage_key FROM cell_stages WHERE cell_id=?)", (reason, cell_id))
-        self.db.execute("UPDATE cells SET status='pending', error=? WHERE cell_id=?", (reason, cell_id))
+        # Only a running cell: one that finished in its worker before the driver collected it stays done.
+        self.db.execute("UPDATE cells SET status='pending', error=? WHERE cell_id=? AND status='running'", (reason, cell_id))
 
     def fetch_artifacts(self, name: str, key: str, folder: Path) -> None:
         """Artifacts of a local store are already in the study folder."""
@@ -198,3 +294,41 @@ class Store:
             "WHERE c.in_spec = 1 ORDER BY c.position, cs.name, m.step"
         )
         return pd.read_sql_query(query, self.db)
+
+
+def _replay(db: sqlite3.Connection, meta: dict[str, Any], stages: dict[str, dict[str, Any]],
+            cells: dict[str, dict[str, Any]]) -> None:
+    """Write journal records (see :meth:`Journal.latest`) into a database, in one transaction."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for key, value in meta.items():
+            db.execute("INSERT OR REPLACE INTO meta VALUES(?, ?)", (key, json.dumps(value)))
+        for s in stages.values():
+            db.execute("DELETE FROM metrics WHERE stage_key = ?", (s["stage_key"],))
+            db.execute("INSERT OR REPLACE INTO stages VALUES(?,?,?,?,?,?,?,?)",
+                       (s["stage_key"], s["name"], s["status"], _dumps(s.get("result")), s.get("error"),
+                        s.get("started"), s.get("finished"), s.get("seconds")))
+            db.executemany("INSERT OR REPLACE INTO metrics VALUES(?,?,?,?,?,?)",
+                           [(s["stage_key"], m["step"], m["name"], m["value"], m["lo"], m["hi"])
+                            for m in s.get("metrics", [])])
+        for c in cells.values():
+            db.execute(
+                "INSERT OR REPLACE INTO cells VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (c["cell_id"], c["position"], json.dumps(c["config"]), json.dumps(c["factors"]), c["seed"],
+                 c["status"], c["outcome"], c["error"], c.get("in_spec", 1), c.get("attempts", 1),
+                 c.get("started"), c.get("finished"), c.get("seconds")))
+            db.executemany("INSERT OR REPLACE INTO cell_stages VALUES(?,?,?)",
+                           [(c["cell_id"], name, key) for name, key in c.get("stages", {}).items()])
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+def _dumps(value: Any) -> str | None:
+    return json.dumps(value) if value is not None else None
+
+
+def _has_artifacts(folder: Path) -> bool:
+    artifacts = folder / "artifacts"
+    return artifacts.is_dir() and any(artifacts.iterdir())

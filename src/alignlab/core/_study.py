@@ -19,10 +19,8 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import os
 import shlex
 import traceback
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,21 +28,16 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import Progress
 
 from alignlab.core._errors import AlignlabError
+from alignlab.core._journal import JOURNAL_FILE
+from alignlab.core._progress import progress_bars, quiet_transformers, stage_bars
 from alignlab.core._registry import get
 from alignlab.core._spec import Cell, StudySpec, load_spec, parse_spec
-from alignlab.core._store import Recorder, Store
+from alignlab.core._store import Recorder, Store, StoreDamaged
 
-__all__ = ["Stage", "StageContext", "Study", "StudyKind"]
+__all__ = ["Stage", "StageContext", "Study", "StudyKind", "run_exit_status"]
 
 STORE_FILE = "results.sqlite"
 SPEC_FILE = "spec.yaml"
@@ -153,29 +146,48 @@ class Study:
 
     @staticmethod
     def can_restore(directory: str | Path) -> bool:
-        return (Path(directory) / SPEC_FILE).is_file() and (Path(directory) / STORE_FILE).is_file()
+        # A folder whose store was lost but whose journal remains is still a study (it can be rebuilt).
+        directory = Path(directory)
+        return (directory / SPEC_FILE).is_file() and any((directory / f).is_file() for f in (STORE_FILE, JOURNAL_FILE))
 
     @classmethod
-    def restore(cls, directory: str | Path) -> Study:
-        """Re-open a study folder (to resume it, or to report on it)."""
+    def restore(cls, directory: str | Path, *, check: bool = True) -> Study:
+        """Re-open a study folder (to resume it, or to report on it).
+
+        ``check=False`` skips the study kind's checks (that its models are available, say), which a
+        report, made perhaps offline on another machine, does not need.
+        """
         directory = Path(directory)
         if not cls.can_restore(directory):
             raise AlignlabError(f"'{directory}' is not a study folder (no {SPEC_FILE} and {STORE_FILE}).")
         import yaml
 
         text = (directory / SPEC_FILE).read_text(encoding="utf-8")
-        spec = parse_spec(yaml.safe_load(text), where=str(directory / SPEC_FILE))
+        spec = parse_spec(yaml.safe_load(text), where=str(directory / SPEC_FILE), check=check)
         spec.text = text
         return cls(spec, directory)
 
     def store(self) -> Store:
+        """The study's results store; raises :class:`StoreDamaged` (an :class:`AlignlabError`) if damaged."""
         return Store(self.directory / STORE_FILE)
 
     # --- running --------------------------------------------------------
-    def prepare(self) -> Store:
+    def prepare(self, console: Console | None = None) -> Store:
+        """Write the spec and register its cells; a damaged store with a journal is rebuilt first."""
         self.directory.mkdir(parents=True, exist_ok=True)
         (self.directory / SPEC_FILE).write_text(self.spec.yaml(), encoding="utf-8")
-        store = self.store()
+        console = console or Console(stderr=True)
+        try:
+            store = self.store()
+        except StoreDamaged as exc:
+            if not exc.rebuildable:
+                raise
+            store, moved = Store.rebuild(exc.path)
+            console.print(f"[yellow]The results store was damaged[/] ({exc.reason}); rebuilt it from {JOURNAL_FILE}"
+                          + (f", the damaged file is kept as {moved.name}." if moved else "."), highlight=False)
+        if restored := store.reconcile():
+            console.print(f"[yellow]The results store lacked {restored} finished stage(s) or cell(s)[/] that "
+                          f"{JOURNAL_FILE} holds (a lost write-ahead log?); restored them.", highlight=False)
         store.set_meta(kind=self.spec.kind, name=self.spec.name, description=self.spec.description,
                        factors={p: v for p, v in self.spec.factors.items()}, seeds=self.spec.seeds)
         store.sync_cells(self.spec.cells)
@@ -203,16 +215,16 @@ class Study:
         run_cells = get_executor(executor, workers=workers, address=address, retries=retries)
         console = Console(stderr=True)
         with _Lock(self._mkdir()):
-            store = self.prepare()
+            store = self.prepare(console)
             cells = self.pending(store, retry_failed=retry_failed)
             done_before = len(self.spec.cells) - len(cells)
             console.print(
                 f"[bold]{self.spec.name}[/]: {len(self.spec.cells)} cells ({done_before} already finished), "
                 f"study folder {self.directory}, executor {executor}"
             )
-            _quiet_transformers()
+            quiet_transformers()
             try:
-                with _progress(show_progress, console) as bars:
+                with progress_bars(show_progress, console) as bars:
                     overall = bars.add_task("cells", total=len(self.spec.cells), completed=done_before)
 
                     def finished(cell: Cell, status: str) -> None:
@@ -224,13 +236,27 @@ class Study:
                 console.print(f"[yellow]Interrupted.[/] Finished cells are kept; resume with: {self.resume_command()}")
                 raise
             counts = _counts(store)
-            if counts.get("failed"):
-                console.print(f"[red]{counts['failed']} cell(s) failed[/] (errors are in the report); retry them with: {self.resume_command()}")
+            failure = self.failure_summary(store)
             store.close()
         if report:
             for path in self.kind.report(self):
                 console.print(f"Report: {path}")
+        if failure:  # last, so it is what the user sees when the run ends
+            console.print(f"[red]{failure}[/]", highlight=False)
         return counts
+
+    def failure_summary(self, store: Store) -> str:
+        """How many in-spec cells failed, the first one's error, and how to see every error; '' if none."""
+        cells = store.cells()
+        failed = [c for c in cells if c["status"] == "failed"]
+        if not failed:
+            return ""
+        first = (failed[0]["error"] or "no error recorded").strip().splitlines()[-1]
+        label = " ".join(f"{k}={v}" for k, v in failed[0]["factors"].items()) or failed[0]["cell_id"]
+        folder = shlex.quote(str(self.directory))
+        return (f"{len(failed)} of {len(cells)} cell(s) failed. The first ({label}): {first}. Each failed cell's error: "
+                f"`alignlab report {folder}` (summary.md); full tracebacks are in {self.directory / STORE_FILE} "
+                f"(`Store(path).cells()`). Retry them with: {self.resume_command()}")
 
     def _mkdir(self) -> Path:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -274,7 +300,7 @@ class Study:
                     folder.mkdir(parents=True, exist_ok=True)
                     store.start_stage(key, stage.name)
                     ctx = StageContext(cell, key, folder, dict(results), dict(artifacts), memory, store,
-                                       _stage_bars(bars, f"{_short(cell)} · {stage.name}"))
+                                       stage_bars(bars, f"{_short(cell)} · {stage.name}"))
                     try:
                         result = stage.run(ctx)
                     except BaseException as exc:
@@ -300,14 +326,12 @@ class Study:
         return "done"
 
 
-def _quiet_transformers() -> None:
-    # Our rich bars show progress; transformers' own tqdm bars (saving shards, loading weights) and
-    # advisory warnings would interleave with them. Environment variables, not an import: importing
-    # transformers costs seconds, which a study of no-op cells must not pay.
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
-    warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|peft|trl)\b")
+def run_exit_status(study: Study, counts: dict[str, int], console: Console | None = None) -> int:
+    """What a CLI prints and exits with after :meth:`Study.run`: 0 when no cell failed, 1 when some did
+    (:meth:`Study.run` has already said how many and how to see why). User errors found before any cell
+    runs raise :class:`AlignlabError` instead, which the CLI turns into exit status 2."""
+    (console or Console(stderr=True)).print(f"Done: {counts}. Study folder: {study.directory}", highlight=False)
+    return 1 if counts.get("failed") else 0
 
 
 def _short(cell: Cell) -> str:
@@ -331,69 +355,3 @@ def _counts(store: Store) -> dict[str, int]:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
     return counts
 
-
-class _NoBars:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def add_task(self, *a, **k):
-        return 0
-
-    def advance(self, *a, **k):
-        pass
-
-    def update(self, *a, **k):
-        pass
-
-    def remove_task(self, *a, **k):
-        pass
-
-
-def _progress(show: bool, console: Console):
-    if not show:
-        return _NoBars()
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        TimeRemainingColumn(), console=console, transient=False, disable=not (console.is_terminal or os.environ.get("ALIGNLAB_PROGRESS")),
-    )
-
-
-def _stage_bars(bars: Any, prefix: str) -> Callable[[str, int], Callable[[int], None]]:
-    def factory(description: str, total: int) -> Callable[[int], None]:
-        if bars is None:
-            return lambda k: None
-        task = bars.add_task(f"  {prefix} · {description}", total=total)
-        done = [0]
-
-        def advance(k: int) -> None:
-            bars.advance(task, k)
-            done[0] += k
-            if done[0] >= total:  # finished stage bars go, so the display stays one screen
-                bars.remove_task(task)
-
-        return advance
-
-    return factory
-
-
-def list_studies(folder: str | Path) -> list[dict[str, Any]]:
-    """Study folders under ``folder`` (searched two levels deep) with their cell counts."""
-    import datetime
-
-    rows = []
-    folder = Path(folder)
-    candidates = sorted(set(folder.glob(STORE_FILE)) | set(folder.glob(f"*/{STORE_FILE}")) | set(folder.glob(f"*/*/{STORE_FILE}")))
-    for path in candidates:
-        store = Store(path)
-        meta = store.meta()
-        counts = _counts(store)
-        store.close()
-        updated = datetime.datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
-        rows.append({"name": meta.get("name", path.parent.name), "kind": meta.get("kind", "?"),
-                     "cells": sum(counts.values()), "done": counts.get("done", 0), "failed": counts.get("failed", 0),
-                     "pending": counts.get("pending", 0) + counts.get("running", 0), "updated": updated,
-                     "folder": path.parent})
-    return rows
