@@ -42,6 +42,7 @@ def test_malformed_specs_get_one_clear_error_without_a_traceback(tmp_path, chang
     assert result.returncode == 2
     assert message in " ".join(result.stderr.split())
     assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()  # a spec that fails leaves no study folder behind
 
 
 def test_invalid_yaml_names_the_line(tmp_path):

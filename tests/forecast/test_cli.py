@@ -51,3 +51,17 @@ def test_stocks_report_small(tmp_path):
             assert scores.loc[model, "p_Naive"] < 0.05
         if model in scores.index and "are calibrated" in line:
             assert 0.75 <= scores.loc[model, "coverage"] <= 0.85
+
+
+def test_data_writes_the_file_and_keeps_notes_off_stdout(tmp_path, capsys):
+    import pandas as pd
+    import pytest
+
+    from alignlab.cli import main
+
+    out = tmp_path / "deep" / "sp500.csv"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["forecast", "data", "sp500", "--out", str(out)])
+    stdout, stderr = capsys.readouterr()
+    assert exit_info.value.code == 0 and stdout == "" and "Wrote" in stderr
+    assert list(pd.read_csv(out).columns) == ["unique_id", "ds", "y"]

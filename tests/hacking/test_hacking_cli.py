@@ -54,8 +54,8 @@ def test_scan_reports_bad_input_with_the_line_and_exit_status_2(tmp_path, capsys
 
 def test_impossible_writes_loadable_contradicting_tasks(tmp_path, capsys):
     out = tmp_path / "impossible.jsonl"
-    code, text, _ = run(capsys, "hacking", "impossible", "--out", str(out), "--variant", "conflicting")
-    assert code == 0 and "impossible (conflicting)" in text
+    code, text, note = run(capsys, "hacking", "impossible", "--out", str(out), "--variant", "conflicting")
+    assert code == 0 and "impossible (conflicting)" in note and text == ""  # notes go to stderr
     from alignlab.hacking import load_tasks
 
     loaded = load_tasks(out)
@@ -75,3 +75,34 @@ def test_monitor_command_reads_a_log(tmp_path, capsys):
     assert code == 0 and summary["onset"] is not None and 20 <= summary["onset"] <= 50
     code, _, err = run(capsys, "hacking", "monitor", write(tmp_path / "bad.jsonl", [{"proxy": 1}]))
     assert code == 2 and "line 1" in err
+
+
+@pytest.mark.parametrize("task", [
+    {"prompt": "def sq(x):\n"},                                                    # the body is the completion
+    {"prompt": "", "entry_point": "sq"},                                             # the completion is the program
+    {"prompt": "import math\n"},                                                    # a preamble, then the program
+    {"prompt": 'def sq(x):\n    """Square."""\n', "canonical_solution": "    return x * x\n"},
+])
+def test_task_files_in_every_valid_form_load(tmp_path, capsys, task):
+    row = {"task_id": "sq", "entry_point": "sq", "visible_tests": "assert candidate(3) == 9",
+           "hidden_tests": "assert candidate(4) == 16", **task}
+    samples = write(tmp_path / "s.jsonl", [{"task_id": "sq", "completion": "def sq(x):\n    return x * x\n"}])
+    code, out, err = run(capsys, "hacking", "scan", samples, "--tasks", write(tmp_path / "t.jsonl", [row]), "--json", "--no-grade")
+    assert code == 0, err
+    assert [json.loads(x)["task_id"] for x in out.splitlines()] == ["sq"]
+
+
+def test_humaneval_still_loads_every_task():
+    from alignlab.hacking import load_tasks
+
+    assert len(load_tasks()) == 164
+
+
+@pytest.mark.parametrize(("rows", "message"), [
+    (['{"step": 0, "proxy": 0.1}', '{"step": 1, "proxy": NaN}'], "line 2: 'proxy' must be a finite number"),
+    ([{"step": 0, "proxy": 0.1}, {"step": 0, "proxy": 0.2}], "line 2: step 0 repeats step 0"),
+    ([], "no step records"),
+])
+def test_monitor_rejects_logs_it_cannot_judge(tmp_path, capsys, rows, message):
+    code, out, err = run(capsys, "hacking", "monitor", write(tmp_path / "log.jsonl", rows))
+    assert code == 2 and message in " ".join(err.split()) and "no alarm" not in out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,23 +15,33 @@ __all__ = ["read_jsonl", "write_jsonl"]
 
 
 def read_jsonl(path: str | Path, *, expected: str = "a JSON object") -> Iterator[tuple[int, dict[str, Any]]]:
-    """``(line number, object)`` for each non-blank line (``.gz`` files too); a bad line raises
-    :class:`AlignlabError` naming the file and the line."""
+    """``(line number, object)`` for each non-blank line (``.gz`` files too); a bad line, a file that is not
+    UTF-8 text or a corrupt gzip raises :class:`AlignlabError` naming the file and the line."""
     path = Path(path)
+    if path.is_dir():
+        raise AlignlabError(f"{path} is a folder; expected a JSONL file with {expected} per line.")
     if not path.is_file():
         raise AlignlabError(f"{path}: no such file; expected a JSONL file with {expected} per line.")
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:
-        for number, text in enumerate(handle, 1):
-            if not text.strip():
-                continue
-            try:
-                value = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise AlignlabError(f"{path}, line {number}: not valid JSON ({exc.msg}).") from None
-            if not isinstance(value, dict):
-                raise AlignlabError(f"{path}, line {number}: expected {expected}, got {type(value).__name__}.")
-            yield number, value
+    number = 0
+    try:
+        # Bytes, decoded line by line, so an undecodable byte is reported on its own line.
+        with opener(path, "rb") as handle:
+            for number, raw in enumerate(handle, 1):
+                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                if not text.strip():
+                    continue
+                try:
+                    value = json.loads(text)
+                except json.JSONDecodeError as exc:
+                    raise AlignlabError(f"{path}, line {number}: not valid JSON ({exc.msg}).") from None
+                if not isinstance(value, dict):
+                    raise AlignlabError(f"{path}, line {number}: expected {expected}, got {type(value).__name__}.")
+                yield number, value
+    except UnicodeDecodeError:
+        raise AlignlabError(f"{path}, line {number}: not UTF-8 text (a binary file?); expected JSONL.") from None
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        raise AlignlabError(f"{path}: cannot read it ({exc}); expected a JSONL file with {expected} per line.") from None
 
 
 def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:

@@ -87,9 +87,11 @@ def backtest(
     """
     import time
 
+    if h < 1 or n_windows < 1 or step_size < 1:
+        raise AlignlabError(f"h, n_windows and step_size must be at least 1 (got {h}, {n_windows}, {step_size}).")
+    if not isinstance(refit, bool) and refit < 1:
+        raise AlignlabError(f"refit must be True, False or a number of steps of at least 1 (got {refit}).")
     df = validate_series(df, h=h)
-    if n_windows < 1 or step_size < 1:
-        raise AlignlabError("n_windows and step_size must be at least 1.")
     test_size = h + step_size * (n_windows - 1)
     groups = {uid: g.reset_index(drop=True) for uid, g in df.groupby("unique_id", sort=False)}
     cutoffs, origins = {}, {}

@@ -238,6 +238,12 @@ def run_lm_chain(
     ``reward_self`` = -(predicted next forecast - actual next forecast)^2, and ``reward_outcome`` =
     -(forecast - outcome)^2 (what a direct forecaster would be scored on).
     """
+    if h < 1:
+        raise AlignlabError(f"h must be at least 1 (got {h}).")
+    if isinstance(origins, int) and origins < 1:
+        raise AlignlabError(f"origins must be at least 1 (got {origins}).")
+    if forecaster.history < 1:
+        raise AlignlabError(f"history must be at least 1 step (got {forecaster.history}).")
     df = validate_series(df, h=h)
     if not hasattr(forecaster, "df_"):
         forecaster.fit(df)

