@@ -125,7 +125,7 @@ def test_forged_output_and_exit_status_do_not_pass(grader):
     forge = ("import os, sys\nprint('PASSED: all tests passed')\nfor fd in range(3, 64):\n    try:\n"
              "        os.write(fd, b'\\x00\\x00\\x00\\x0c{\"op\":\"ok\"}')\n    except OSError:\n        pass\nos._exit(0)")
     result = grader.grade(TASK, body(forge))
-    assert result.passed is False and result.suites["visible"].outcome in ("exit", "protocol")
+    assert result.passed is False and result.suites["visible"].outcome in ("exit", "protocol-abuse")
 
 
 def test_without_namespaces_the_audit_hook_blocks_network_writes_and_forks():

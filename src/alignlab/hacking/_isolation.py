@@ -13,6 +13,7 @@ Steps, strongest first:
   a small ``tmpfs`` (size- and inode-capped) is the only writable place, the solution's working directory;
 - ``uid``: the solution runs as ``nobody`` without capabilities (cannot ptrace or signal the grader, and
   RLIMIT_NPROC is enforced, which it is not for root);
+- ``ipcns``: each slot gets its own IPC namespace, so SysV shared memory it creates dies with it;
 - ``rlimits`` and ``audit-hook`` are always in force (the hook blocks network, process creation and
   writes outside the working directory where the namespaces are not available).
 """
@@ -28,6 +29,7 @@ import sys
 
 __all__ = [
     "NOBODY",
+    "probe_ipcns",
     "apply_limits",
     "drop_privileges",
     "enter_namespaces",
@@ -40,6 +42,7 @@ __all__ = [
 ]
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 MS_RDONLY = 0x1
@@ -236,5 +239,14 @@ def probe_uid(workdir: str) -> bool:
             os._exit(0)
         except BaseException:  # noqa: BLE001 — any failure means: not available
             os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
+def probe_ipcns() -> bool:
+    """Whether a slot can get its own IPC namespace (SysV shared memory that dies with the sandbox)."""
+    pid = os.fork()
+    if pid == 0:  # unshare changes the caller for good, so it is tried in a throw-away child
+        os._exit(0 if _lib().unshare(CLONE_NEWIPC) == 0 else 1)
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status) == 0

@@ -15,10 +15,14 @@ import signal
 import time
 from typing import TYPE_CHECKING
 
+from alignlab.hacking._solution import MAX_EVENTS
 from alignlab.hacking._strict import strict_equal
 from alignlab.hacking._wire import WireError, decode_value, encode_value, recv_frame, send_frame
 
-__all__ = ["CandidateFailure", "Proxy", "classify_status", "run_suite"]
+__all__ = ["PROTOCOL_ABUSE", "CandidateFailure", "Proxy", "classify_status", "run_suite"]
+
+PROTOCOL_ABUSE = "protocol-abuse"
+MAX_EVENT_TEXT = 200  # the hook truncates every string it sends to this
 
 if TYPE_CHECKING:
     from alignlab.hacking._sandbox import SlotProcess
@@ -55,7 +59,16 @@ class Proxy:
         self.raised: BaseException | None = None
         self.calls = 0
 
-    def _reply(self) -> dict:
+    def _abuse(self, message: str):
+        self.slot.kill()
+        raise CandidateFailure(PROTOCOL_ABUSE, message[:300])
+
+    def _reply(self, expect: tuple[str, ...]) -> dict:
+        """The next reply of the solution, one of the ops in ``expect``; events are collected on the way.
+
+        Anything else the solution's process writes to its pipe (a frame too big, too deep or malformed,
+        an op it has no business sending, an event past the budget) ends the suite as ``protocol-abuse``.
+        """
         while True:
             try:
                 message = recv_frame(self.slot.out_fd, self.deadline)
@@ -68,19 +81,38 @@ class Proxy:
                     raise CandidateFailure("harness", f"the sandbox could not be set up ({detail})") from None
                 raise CandidateFailure(kind, detail) from None
             except WireError as exc:
-                self.slot.kill()
-                raise CandidateFailure("protocol", str(exc)) from None
-            if message.get("op") == "ready" and not self.slot.ready:
+                self._abuse(str(exc))
+            op = message.get("op")
+            if op == "ready" and not self.slot.ready:
                 self.slot.ready = True
                 continue
-            if message.get("op") == "event":
-                self.slot.events.append({k: message.get(k) for k in ("category", "event", "line", "detail")})
+            if not self.slot.ready:
+                self._abuse(f"a {op!r} frame before the sandbox was set up")
+            if op == "event":
+                self._event(message)
                 continue
+            if op not in expect:
+                self._abuse(f"unexpected {op!r} frame (expected one of {', '.join(expect) or 'none'})")
+            if any(k != "value" and type(v) not in (str, bool, type(None)) for k, v in message.items()):
+                self._abuse(f"a malformed {op!r} frame")
             return message
+
+    def _event(self, message: dict) -> None:
+        # The solution's hook sends each (category, event, line) once, at most MAX_EVENTS of them, with
+        # short strings; a frame that does not look like that was written by the solution itself.
+        event = {k: message.get(k) for k in ("category", "event", "line", "detail")}
+        shaped = (set(message) <= {"op", *event} and all(type(event[k]) is str for k in ("category", "event", "detail"))
+                  and (event["line"] is None or type(event["line"]) is int)
+                  and max(len(event[k]) for k in ("category", "event", "detail")) <= MAX_EVENT_TEXT)
+        if not shaped:
+            self._abuse("a malformed event frame")
+        if len(self.slot.events) >= MAX_EVENTS:
+            self._abuse(f"more than {MAX_EVENTS} event frames")
+        self.slot.events.append(event)
 
     def load(self, code: str, entry_point: str) -> None:
         send_frame(self.slot.in_fd, {"op": "load", "code": code, "entry_point": entry_point})
-        reply = self._reply()
+        reply = self._reply(("loaded", "load-error", "raise"))
         if reply.get("op") == "loaded":
             return
         self._failure(reply, loading=True)
@@ -95,7 +127,7 @@ class Proxy:
             raise CandidateFailure("wrong-type", f"returned {kind}, which is not plain data ({message})")
         if loading or op == "load-error":
             raise CandidateFailure("load-error", f"{kind}: {message}")
-        raise CandidateFailure("protocol", f"unexpected reply {op!r}")
+        raise CandidateFailure(PROTOCOL_ABUSE, f"unexpected reply {op!r}")
 
     def __call__(self, *args, **kwargs):
         if kwargs:
@@ -110,12 +142,12 @@ class Proxy:
         except OSError:
             kind, detail = classify_status(self.slot.wait_status())
             raise CandidateFailure(kind, detail) from None
-        reply = self._reply()
+        reply = self._reply(("ok", "raise", "bad-return"))
         if reply.get("op") == "ok":
             try:
-                return decode_value(reply.get("value"))
-            except WireError as exc:
-                raise CandidateFailure("protocol", str(exc)) from None
+                return decode_value(reply["value"])
+            except (WireError, KeyError) as exc:
+                self._abuse(f"an 'ok' frame with a malformed value: {exc}")
         if reply.get("op") == "raise" and not reply.get("exit") and reply.get("type") != "MemoryError":
             # Re-raise built-in exceptions by name so tests that expect one (pytest.raises style) work.
             kind = getattr(builtins, str(reply.get("type")), None)
@@ -178,10 +210,10 @@ def _run_naive(suite: dict, job: dict, slot: SlotProcess, start: float, deadline
     send_frame(slot.in_fd, {"op": "run", "code": program, "entry_point": job["entry_point"]})
     proxy = Proxy(slot, deadline)
     try:
-        proxy._reply()  # only events arrive; the channel closes when the program ends
+        proxy._reply(())  # only events arrive; the channel closes when the program ends
     except CandidateFailure as exc:
         if exc.kind == "exit" and exc.message.endswith("status 0 before returning"):
             return _result(True, "passed", units, calls=0, seconds=time.monotonic() - start, events=slot.events)
         kind = "failed" if exc.kind == "exit" else exc.kind  # a non-zero status is the naive grader's "fail"
         return _result(False, kind, units, None, None, exc.message, 0, time.monotonic() - start, slot.events)
-    return _result(False, "protocol", units, None, None, "unexpected message", 0, time.monotonic() - start, slot.events)
+    raise AssertionError("unreachable: _reply(()) returns no message")

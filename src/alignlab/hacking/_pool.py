@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Self
 
-from alignlab.hacking._wire import recv_frame, send_frame
+from alignlab.hacking._wire import MAX_JOB, recv_frame, send_frame
 
 __all__ = ["WorkerPool"]
 
@@ -39,13 +39,14 @@ class _Worker:
         )
         self.in_fd, self.out_fd = self.process.stdin.fileno(), self.process.stdout.fileno()
         try:
-            hello = recv_frame(self.out_fd, time.monotonic() + HELLO_TIMEOUT)
-        except (EOFError, TimeoutError, OSError) as exc:
+            hello = recv_frame(self.out_fd, time.monotonic() + HELLO_TIMEOUT, MAX_JOB)
+            isolation = [str(step) for step in hello["isolation"]]
+        except Exception as exc:  # noqa: BLE001 — whatever went wrong, this worker is unusable
             self.process.kill()
             shutil.rmtree(self.base_dir, ignore_errors=True)
             raise RuntimeError(f"a grading worker did not start ({exc!r}); set ALIGNLAB_HACKING_DEBUG=1 to see "
                                "its errors") from None
-        self.isolation: list[str] = hello["isolation"]
+        self.isolation: list[str] = isolation
         self.job: tuple[int, dict] | None = None
         self.deadline = 0.0
 
@@ -147,11 +148,15 @@ class WorkerPool:
                     index, job = worker.job
                     worker.job = None
                     try:
-                        reply = recv_frame(worker.out_fd, time.monotonic() + 1.0)
+                        reply = recv_frame(worker.out_fd, time.monotonic() + 1.0, MAX_JOB)
                         if reply.get("nonce") != job["nonce"]:
                             raise ValueError("reply for another job")
+                        if not isinstance(reply.get("suites"), list) or len(reply["suites"]) != len(job["suites"]):
+                            raise ValueError("reply with the wrong number of suites")
                         done[index] = reply
-                    except (EOFError, OSError, TimeoutError, ValueError) as exc:
+                    # Whatever the worker's reply does (a WireError included), it is this job's recorded
+                    # failure: the pool replaces the worker and goes on with the other samples.
+                    except Exception as exc:  # noqa: BLE001
                         done[index] = _unscored(job, f"the grading worker failed: {exc!r}")
                         worker = self._replace(worker)
                     if on_done:

@@ -21,6 +21,7 @@ import tempfile
 import time
 
 from alignlab.hacking._isolation import (
+    CLONE_NEWIPC,
     CLONE_NEWNS,
     CLONE_NEWPID,
     _lib,
@@ -91,7 +92,8 @@ def _child(in_r: int, out_w: int, workdir: str, steps: list[str], limits: dict) 
         kill_with_parent()
         os.setsid()
         if "mountns-ro" in steps:
-            _lib().unshare(CLONE_NEWNS)
+            # A private IPC namespace too: SysV segments of the solution die with its last process.
+            _lib().unshare(CLONE_NEWNS | (CLONE_NEWIPC if "ipcns" in steps else 0))
             mount_workdir(workdir, limits["workdir_mb"])
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):

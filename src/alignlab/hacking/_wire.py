@@ -18,9 +18,12 @@ import struct
 import time
 from typing import Any
 
-__all__ = ["WireError", "decode_value", "encode_value", "recv_frame", "send_frame"]
+__all__ = ["MAX_FRAME", "MAX_JOB", "WireError", "decode_value", "encode_value", "recv_frame", "send_frame"]
 
-MAX_FRAME = 64 * 2**20
+# A frame from a solution is bounded in size and nesting: anything larger is the solution's abuse of the
+# channel (outcome ``protocol-abuse``), never a reason for the judge or the grader to fail.
+MAX_FRAME = 8 * 2**20
+MAX_JOB = 64 * 2**20  # trusted frames between the grader and its workers (a job carries code and tests)
 MAX_DEPTH = 200
 MAX_ITEMS = 2_000_000
 _BIG = 2**62
@@ -55,15 +58,18 @@ def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
     return b"".join(chunks)
 
 
-def recv_frame(fd: int, deadline: float | None = None) -> dict:
-    """Read one framed message; TimeoutError past ``deadline`` (monotonic), EOFError when closed."""
+def recv_frame(fd: int, deadline: float | None = None, limit: int = MAX_FRAME) -> dict:
+    """Read one framed message; TimeoutError past ``deadline`` (monotonic), EOFError when closed.
+
+    :class:`WireError` for a frame over ``limit`` bytes, nested too deeply, or not a JSON object.
+    """
     (size,) = struct.unpack(">I", _read_exact(fd, 4, deadline))
-    if size > MAX_FRAME:
-        raise WireError(f"message of {size} bytes is over the {MAX_FRAME}-byte limit")
+    if size > limit:
+        raise WireError(f"message of {size} bytes is over the {limit}-byte limit")
     try:
         message = json.loads(_read_exact(fd, size, deadline))
-    except ValueError as exc:
-        raise WireError(f"malformed message: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # json's C parser raises RecursionError on deep nesting
+        raise WireError(f"malformed message: {type(exc).__name__}: {str(exc)[:100]}") from None
     if not isinstance(message, dict):
         raise WireError("malformed message: not an object")
     return message

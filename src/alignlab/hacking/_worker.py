@@ -17,10 +17,10 @@ import signal
 import sys
 import time
 
-from alignlab.hacking._isolation import _lib, isolate_worker, probe_uid
+from alignlab.hacking._isolation import _lib, isolate_worker, probe_ipcns, probe_uid
 from alignlab.hacking._judge import run_suite
 from alignlab.hacking._sandbox import spawn_slot
-from alignlab.hacking._wire import recv_frame, send_frame
+from alignlab.hacking._wire import MAX_JOB, WireError, recv_frame, send_frame
 
 __all__ = ["main"]
 
@@ -65,8 +65,8 @@ def run_job(job: dict, slots: list) -> dict:
 def _serve_one(in_fd: int, out_fd: int, slots: list) -> bool:
     """Read, run and answer one job; False at the end of input. Its data dies with this frame."""
     try:
-        job = recv_frame(in_fd)
-    except (EOFError, OSError):
+        job = recv_frame(in_fd, limit=MAX_JOB)
+    except (EOFError, OSError, WireError):
         return False
     send_frame(out_fd, run_job(job, slots))
     return True
@@ -80,6 +80,8 @@ def main() -> None:
     steps = isolate_worker(base_dir) if config.get("isolation", "auto") == "auto" else []
     if "mountns-ro" in steps and probe_uid(base_dir):
         steps.append("uid")
+    if "mountns-ro" in steps and probe_ipcns():
+        steps.append("ipcns")
     own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY) if "pidns" in steps else None
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # a dead solution must not kill the judge
