@@ -1,7 +1,9 @@
 """Self-contained HTML reports (inline plots, no network) and Markdown summaries.
 
 Every instrument writes its report through :class:`HtmlReport` so all reports look alike and open
-offline: figures are matplotlib, embedded as PNG data URIs; tables are pandas frames.
+offline: figures are matplotlib, embedded as PNG data URIs; tables are pandas frames. :class:`Report`
+is the one report path for studies: the same calls build ``report.html`` and ``summary.md``, so the
+page and the summary cannot disagree.
 
 Example::
 
@@ -19,7 +21,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-__all__ = ["HtmlReport", "markdown_table", "new_figure"]
+__all__ = ["HtmlReport", "Report", "markdown_table", "new_figure"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;
@@ -103,3 +105,62 @@ class HtmlReport:
 def markdown_table(frame: Any, float_format: str = ".3g") -> str:
     """A GitHub-flavoured Markdown table of a DataFrame."""
     return frame.to_markdown(index=False, floatfmt=float_format)
+
+
+class Report:
+    """One report, two renderings: an HTML page (:class:`HtmlReport`) and a Markdown summary, from the same calls.
+
+    Figures go to the page only (the summary is for reading in a terminal or a pull request); a table or
+    paragraph can be kept out of the summary with ``summary=False`` when it is too wide or only explains a plot.
+
+    Example::
+
+        report = Report("Forecast backtest", subtitle="4 cells")
+        report.heading("Scores")
+        report.table(scores, id="scores")
+        report.bullets(["chained-td0 improves on Naive", "Naive is the baseline"])
+        report.write("studies/x")      # studies/x/report.html and studies/x/summary.md
+    """
+
+    def __init__(self, title: str, subtitle: str | None = None):
+        self.html = HtmlReport(title, subtitle=subtitle)
+        self.markdown: list[str] = [f"# {title}", ""] + ([subtitle, ""] if subtitle else [])
+
+    def heading(self, text: str, level: int = 2, id: str | None = None) -> None:
+        self.html.heading(text, level=level, id=id)
+        self.markdown += [f"{'#' * level} {text}", ""]
+
+    def paragraph(self, text: str, css_class: str | None = None, *, summary: bool = True) -> None:
+        self.html.paragraph(text, css_class=css_class)
+        if summary:
+            self.markdown += [text, ""]
+
+    def bullets(self, items: list[str], css_class: str | None = "note") -> None:
+        """A list: one highlighted paragraph per item on the page, a bullet list in the summary."""
+        for item in items:
+            self.html.paragraph(item, css_class=css_class)
+        if items:
+            self.markdown += [f"- {item}" for item in items] + [""]
+
+    def table(self, frame: Any, caption: str | None = None, id: str | None = None, float_format: str = "{:.3g}",
+              *, summary: bool = True) -> None:
+        self.html.table(frame, caption=caption, id=id, float_format=float_format)
+        if summary:
+            spec = float_format.removeprefix("{:").removesuffix("}") or ".3g"
+            self.markdown += ([f"*{caption}*", ""] if caption else []) + [markdown_table(frame, spec), ""]
+
+    def figure(self, fig: Any, caption: str | None = None, id: str | None = None) -> None:
+        """A matplotlib figure on the page (closed afterwards); not in the summary."""
+        self.html.figure(fig, caption=caption, id=id)
+
+    def render_markdown(self) -> str:
+        return "\n".join(self.markdown).rstrip() + "\n"
+
+    def write(self, directory: str | Path, *, html_name: str = "report.html",
+              markdown_name: str = "summary.md") -> list[Path]:
+        """Write both renderings into ``directory``; returns their paths (page first)."""
+        directory = Path(directory)
+        page = self.html.write(directory / html_name)
+        summary = directory / markdown_name
+        summary.write_text(self.render_markdown(), encoding="utf-8")
+        return [page, summary]
