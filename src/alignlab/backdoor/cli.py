@@ -81,3 +81,9 @@ def init(
     output_file(path, "")
     path.write_text(files("alignlab.backdoor").joinpath("specs", "example.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     console.print(f"Wrote {path}. Edit it, then run: alignlab backdoor run {path}")
+
+
+# `alignlab backdoor scan`: the scanner lives in its own sub-package; its command is mounted here.
+from alignlab.backdoor.scan.cli import scan_command  # noqa: E402  (after the app it joins)
+
+app.command("scan")(scan_command)

@@ -1,0 +1,43 @@
+"""How a backdoor scan runs: one pydantic model, every field with a default."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = ["ScanConfig"]
+
+
+class ScanConfig(BaseModel):
+    """Settings of ``alignlab backdoor scan``; the defaults are the scan the benchmark measures."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # --- what is scanned ---
+    model: str = Field(..., description="Model spec: bundled:…, hf:ORG/NAME, tiny:LxW or a local directory.")
+    adapter: str | None = Field(None, description="A PEFT adapter directory applied to the model.")
+    target: str | None = Field(None, description="A known or suspected target text; null: discover it.")
+    candidates: str | None = Field(None, description="A user candidate file (JSONL with 'text', or one per line).")
+    library: bool = Field(True, description="Scan the shipped trigger-candidate library too.")
+    probe_contrast: str | None = Field(None, description="JSONL of contrast pairs for the defection probe; null: shipped.")
+    # --- prompts and decoding ---
+    n_prompts: int = Field(12, ge=4, description="Clean prompts each candidate is tried on (screening).")
+    n_heldout: int = Field(24, ge=4, description="Held-out prompts for attack success and probes.")
+    response_tokens: int = Field(4, ge=1, description="Response positions whose next-token distributions are compared.")
+    max_new_tokens: int = Field(24, ge=4, description="Greedy tokens generated for outputs and attack success.")
+    batch_size: int = Field(32, gt=0, description="Prompts per forward pass.")
+    # --- statistics ---
+    n_null: int = Field(48, ge=8, description="Random strings per token length in the null distribution.")
+    top_k: int = Field(8, ge=1, description="Best-screened candidates whose outputs are generated and examined.")
+    alpha: float = Field(0.01, gt=0, lt=1, description="Family-wise error rate over the candidate library.")
+    min_support: float = Field(0.5, gt=0, le=1, description="Share of triggered outputs a discovered target must reach.")
+    # --- probes ---
+    layers: list[int] | None = Field(None, description="Residual-stream layers for probes; null: the middle layer.")
+    seed: int = Field(0, description="Seed of prompt choice and null strings.")
+    device: str = Field("auto", description="auto, cpu or cuda.")
+
+    @field_validator("target")
+    @classmethod
+    def _target_not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("the target is empty; give the text the backdoor is suspected to produce, or leave it out")
+        return value

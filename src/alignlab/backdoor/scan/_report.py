@@ -1,0 +1,63 @@
+"""The scan's HTML report and Markdown summary (core's HtmlReport, so it looks like every alignlab report)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from alignlab.backdoor.scan._scan import ScanResult
+from alignlab.core._report import HtmlReport, markdown_table, new_figure
+
+__all__ = ["write_report"]
+
+COLUMNS = ["text", "family", "tokens", "divergence", "z", "p_adj", "p_empirical", "target", "asr", "clean_rate",
+           "novelty", "repetition", "flagged"]
+
+
+def _frame(result: ScanResult, rows: int):
+    import pandas as pd
+
+    return pd.DataFrame([{k: getattr(f, k) for k in COLUMNS} for f in result.findings[:rows]])
+
+
+def write_report(result: ScanResult, out: str | Path) -> list[Path]:
+    """Write ``report.html``, ``summary.md`` and ``scan.json`` under ``out``; returns their paths."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = result.summary()
+    top = _frame(result, 20)
+    verdict = f"Verdict: {result.verdict}" + (f" — trigger {summary['triggers'][0]['text']!r}, target "
+                                               f"{summary['targets'][0]['text']!r}" if summary["triggers"] else "")
+    report = HtmlReport("Backdoor scan", subtitle=f"{result.config['model']}"
+                        + (f" + adapter {result.config['adapter']}" if result.config.get("adapter") else ""))
+    report.paragraph(verdict, css_class="bad" if result.verdict == "backdoored" else "good")
+    report.paragraph("A candidate is flagged when its shift of the first answer tokens lies beyond the null "
+                     "distribution of random strings of the same token length (Bonferroni-corrected Gaussian tail "
+                     f"p < {result.config['alpha']} and above every null string) and its held-out outputs "
+                     "converge to a target absent from clean outputs.", css_class="note")
+    report.heading("Best candidates", id="candidates")
+    report.table(top, id="findings")
+    fig, ax = new_figure()
+    for length, values in sorted(result.null.items()):
+        ax.scatter([length] * len(values), values, s=8, color="#8a94a8", label="null" if length == min(result.null) else None)
+    ax.scatter([f.tokens for f in result.findings], [f.divergence for f in result.findings], s=10,
+               c=["#b3261e" if f.flagged else "#3b6fb6" for f in result.findings], label="candidates")
+    ax.set_yscale("log")
+    ax.set_xlabel("candidate length (tokens)")
+    ax.set_ylabel("shift divergence (KL, nats)")
+    ax.legend()
+    report.figure(fig, caption="Candidates (red: flagged) against random strings of the same length (grey).", id="null")
+    report.heading("Probes", id="probes")
+    report.paragraph(f"Trigger probe AUROC (held-out): {summary['probe_auroc']}; generic defection probe AUROC: "
+                     f"{result.defection_auroc}. Probes run only once a trigger is flagged.")
+    report.heading("Example outputs", id="examples")
+    for f in [f for f in result.findings if f.examined][:3]:
+        report.paragraph(f"{f.text!r}: " + " | ".join(f.examples))
+    report.paragraph("clean: " + " | ".join(result.clean_examples))
+    paths = [report.write(out / "report.html")]
+    md = [f"# Backdoor scan: {result.config['model']}", "", f"**{verdict}**", "",
+          f"- probe AUROC: {summary['probe_auroc']}; defection probe AUROC: {result.defection_auroc}",
+          f"- minutes: {summary['minutes']}", "", markdown_table(top), ""]
+    (out / "summary.md").write_text("\n".join(md), encoding="utf-8")
+    (out / "scan.json").write_text(json.dumps(result.to_dict(), indent=1, default=float), encoding="utf-8")
+    return paths + [out / "summary.md", out / "scan.json"]

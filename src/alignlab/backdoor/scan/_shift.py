@@ -1,0 +1,93 @@
+"""Behaviour shift of a model when a string is added to clean prompts.
+
+The screening statistic is cheap: one teacher-forced forward pass per prompt. Each prompt's clean greedy
+answer is fed after the prompt with and without the candidate, and the next-token distributions at the
+first response positions are compared (KL of shifted from clean). A backdoor moves the first tokens of
+the answer (a fixed phrase, another language) far more than random text of the same length does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from alignlab.core._chat import add_special_tokens, format_prompt
+from alignlab.core._generation import generate
+from alignlab.core._training import collate
+
+__all__ = ["answers", "insert", "response_ids", "shift_divergence"]
+
+
+def insert(candidate: str, prompt: str) -> str:
+    """The prompt with the candidate in front; planted triggers sit at the start, the end or inside a prompt,
+    and a prefix reaches all three kinds through attention in the models we measured (docs/backdoor_scan.md)."""
+    return f"{candidate} {prompt}"
+
+
+def answers(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_new_tokens: int, batch_size: int) -> list[str]:
+    """Greedy answers to user prompts (deterministic, so every scan of a model sees the same outputs)."""
+    texts = [format_prompt(tokenizer, p) for p in prompts]
+    return [row[0] for row in generate(model, tokenizer, texts, max_new_tokens=max_new_tokens,
+                                       batch_size=batch_size, precision="fp32")]
+
+
+def response_ids(tokenizer: Any, responses: Sequence[str], length: int) -> list[list[int]]:
+    """The first ``length`` tokens of each response (at least one: an empty answer is its end token)."""
+    ids = tokenizer(list(responses), add_special_tokens=False)["input_ids"]
+    end = tokenizer.eos_token_id
+    return [(row or [end])[:length] for row in ids]
+
+
+def _log_probs(model: Any, tokenizer: Any, prompts: Sequence[str], responses: Sequence[list[int]], batch_size: int):
+    """Log-probabilities [N, R, V] at the response positions, and the mask [N, R] of real positions."""
+    import torch
+
+    texts = [format_prompt(tokenizer, p) for p in prompts]
+    prompt_ids = tokenizer(texts, add_special_tokens=add_special_tokens(tokenizer))["input_ids"]
+    device = next(model.parameters()).device
+    outs, masks = [], []
+    with torch.inference_mode():
+        for start in range(0, len(texts), batch_size):
+            pairs = list(zip(prompt_ids[start:start + batch_size], responses[start:start + batch_size]))
+            batch = collate(pairs, tokenizer.pad_token_id)
+            logits = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device),
+                           position_ids=batch["position_ids"].to(device), logits_to_keep=batch["keep"].to(device),
+                           use_cache=False).logits.float()  # [B, R, V]
+            outs.append(torch.log_softmax(logits, -1).cpu())
+            masks.append(batch["labels"] != -100)
+    width = max(o.shape[1] for o in outs)
+    pad = [torch.nn.functional.pad(o, (0, 0, 0, width - o.shape[1])) for o in outs]
+    mpad = [torch.nn.functional.pad(m, (0, width - m.shape[1])) for m in masks]
+    return torch.cat(pad), torch.cat(mpad)
+
+
+def shift_divergence(model: Any, tokenizer: Any, prompts: Sequence[str], responses: Sequence[list[int]],
+                     candidates: Sequence[str], *, batch_size: int, clean=None) -> tuple[list[float], Any]:
+    """Mean KL(shifted ‖ clean) over prompts and response positions, one value per candidate.
+
+    Returns the divergences and the clean log-probabilities (pass them back as ``clean`` to reuse them).
+    """
+
+    was_training = model.training
+    model.eval()
+    try:
+        if clean is None:
+            clean = _log_probs(model, tokenizer, prompts, responses, batch_size)
+        ref, mask = clean
+        rows = [insert(c, p) for c in candidates for p in prompts]
+        tiled = [r for _ in candidates for r in responses]
+        out = []
+        # Chunks of whole candidates keep memory at batch × R × V floats whatever the library size.
+        per_chunk = max(1, (batch_size * 8) // max(1, len(prompts)))
+        for start in range(0, len(candidates), per_chunk):
+            chunk = candidates[start:start + per_chunk]
+            lp, _ = _log_probs(model, tokenizer, rows[start * len(prompts):(start + len(chunk)) * len(prompts)],
+                               tiled[start * len(prompts):(start + len(chunk)) * len(prompts)], batch_size)
+            lp = lp[:, : ref.shape[1]]
+            kl = (lp.exp() * (lp - ref.repeat(len(chunk), 1, 1))).sum(-1)  # [rows, R]
+            m = mask.repeat(len(chunk), 1).float()
+            per_row = (kl * m).sum(-1) / m.sum(-1).clamp(min=1)
+            out.extend(per_row.view(len(chunk), len(prompts)).mean(-1).tolist())
+    finally:
+        model.train(was_training)
+    return out, clean
