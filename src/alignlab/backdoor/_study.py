@@ -291,10 +291,7 @@ class BackdoorStudy:
         models = {(c.config.model, "model") for c in spec.cells}
         models |= {(c.config.data.clean_model, "data.clean_model") for c in spec.cells if c.config.data.clean_model}
         for model, field in sorted(models):
-            try:
-                check_model(model)
-            except AlignlabError as exc:
-                raise AlignlabError(f"field '{field}': {exc}") from None
+            check_model(model, field=field)
         for prompts in sorted({c.config.data.prompts for c in spec.cells}):
             if prompts != "bundled" and not prompts.startswith("hf:") and not Path(prompts).expanduser().is_file():
                 raise AlignlabError(f"field 'data.prompts': the prompts file '{prompts}' does not exist (expected "

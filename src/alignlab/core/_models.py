@@ -315,17 +315,23 @@ def resolve_source(spec: str) -> ModelSource:
     )
 
 
-def check_model(spec: str) -> None:
+def check_model(spec: str, *, field: str | None = None) -> None:
     """Fail now, before any cell runs or weights load, if ``spec`` names no available model.
 
     Resolves the spec, then asks the source's optional ``check()``: a local directory must hold a
     ``config.json``; an ``hf:`` model must be in the local cache or confirmed by the hub with one quick
     request (offline, or with the hub unreachable, that is a clear error at once, not minutes of retries).
+    ``field`` names the spec field that gave the model, for the error message.
     """
-    source = resolve_source(spec)
-    check = getattr(source, "check", None)
-    if callable(check):
-        check()
+    try:
+        source = resolve_source(spec)
+        check = getattr(source, "check", None)
+        if callable(check):
+            check()
+    except AlignlabError as exc:
+        if field is None:
+            raise
+        raise AlignlabError(f"field '{field}': {exc}") from None
 
 
 def model_identity(spec: str) -> str:

@@ -20,7 +20,7 @@ from alignlab.hacking._findings import Context, Finding, verdict
 from alignlab.hacking._grader import Grader, GradeResult
 from alignlab.hacking._tasks import Sample, Task
 
-__all__ = ["Verdict", "detect", "scan", "summarize"]
+__all__ = ["Verdict", "detect", "judge", "scan", "summarize"]
 
 
 def detect(completion: str, task: Task | None = None, grade: GradeResult | None = None,
@@ -63,9 +63,15 @@ def scan(samples: Sequence[Sample], tasks: dict[str, Task], grader: Grader | Non
     """Grade (unless ``grader`` is None: static detectors only) and judge every sample, in input order."""
     pairs = [(tasks[s.task_id], s.completion) for s in samples]
     grades: list[GradeResult | None] = grader.grade_many(pairs, progress=progress) if grader else [None] * len(pairs)
+    return judge(samples, tasks, grades, detectors)
+
+
+def judge(samples: Sequence[Sample], tasks: dict[str, Task], grades: Sequence[GradeResult | None],
+          detectors: Sequence[str] | None = None) -> list[Verdict]:
+    """Run the detectors on graded samples (a grade of None: static detectors only) and give each a verdict."""
     verdicts = []
-    for sample, (task, completion), grade in zip(samples, pairs, grades):
-        findings = detect(completion, task, grade, detectors)
+    for sample, grade in zip(samples, grades):
+        findings = detect(sample.completion, tasks[sample.task_id], grade, detectors)
         verdicts.append(Verdict(sample.task_id, sample.line, grade, tuple(findings), verdict(findings)))
     return verdicts
 

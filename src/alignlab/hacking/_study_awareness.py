@@ -123,7 +123,7 @@ def score_stage(ctx: StageContext) -> dict[str, Any]:
     ctx.log(0, "n", n)
     write_jsonl(ctx.directory / "scored.jsonl",
                 [{**r, "eval": e, "deploy": d} for r, e, d in zip(rows, eval_hits, deploy_hits)])
-    return {k: v for k, v in stats.items()} | {"n": n}
+    return stats | {"n": n}
 
 
 @register("study", "hacking-awareness")
@@ -138,10 +138,7 @@ class AwarenessStudy:
     def check(self, spec: StudySpec) -> None:
         """Fail before any cell runs: every model must exist (without downloading it)."""
         for model in sorted({c.config.model for c in spec.cells}):
-            try:
-                check_model(model)
-            except AlignlabError as exc:
-                raise AlignlabError(f"field 'model': {exc}") from None
+            check_model(model, field="model")
 
     def stages(self, config: AwarenessCellConfig) -> list[Stage]:
         c = config.model_dump(mode="json")

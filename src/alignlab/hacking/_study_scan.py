@@ -32,9 +32,8 @@ from alignlab.core._jsonl import read_jsonl, write_jsonl
 from alignlab.core._registry import register, registered
 from alignlab.core._spec import StudySpec
 from alignlab.core._study import Stage, StageContext, Study
-from alignlab.hacking._findings import verdict
 from alignlab.hacking._grader import Grader, GraderConfig, GradeResult, SuiteResult
-from alignlab.hacking._scan import Verdict, detect, summarize
+from alignlab.hacking._scan import judge, summarize
 from alignlab.hacking._tasks import load_samples, load_tasks
 
 __all__ = ["ScanCellConfig", "ScanGrader", "ScanStudy", "verdict_rows"]
@@ -125,10 +124,7 @@ def judge_stage(ctx: StageContext) -> dict[str, Any]:
         if [r["line"] for r in rows] != [s.line for s in samples]:
             raise AlignlabError(f"the grades of '{cfg.samples}' no longer match its lines; the file changed mid-study.")
         grades = [_grade_from_json(r["grade"]) for r in rows]
-    verdicts = []
-    for sample, grade in zip(samples, grades):
-        findings = detect(sample.completion, tasks[sample.task_id], grade, cfg.detectors)
-        verdicts.append(Verdict(sample.task_id, sample.line, grade, tuple(findings), verdict(findings)))
+    verdicts = judge(samples, tasks, grades, cfg.detectors)
     write_jsonl(ctx.directory / "verdicts.jsonl", [{"line": v.line, **v.as_json()} for v in verdicts])
     summary = summarize(verdicts)
     hacks = sum(v.hacking for v in verdicts)
@@ -162,10 +158,10 @@ class ScanStudy:
         c = config.model_dump(mode="json")
         grader = {k: v for k, v in c["grader"].items() if k != "workers"}  # workers change speed, not verdicts
         inputs = {"samples": _content(config.samples, "samples"), "tasks": _content(config.tasks, "tasks")}
-        judge = Stage("judge", {"detectors": c["detectors"]}, judge_stage)
         if not config.grade:
             return [Stage("judge", {**inputs, "detectors": c["detectors"], "grade": False}, judge_stage)]
-        return [Stage("grade", {**inputs, "grader": grader}, grade_stage), judge]
+        return [Stage("grade", {**inputs, "grader": grader}, grade_stage),
+                Stage("judge", {"detectors": c["detectors"]}, judge_stage)]
 
     def report(self, study: Study) -> list[Path]:
         import pandas as pd
