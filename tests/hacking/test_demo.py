@@ -19,7 +19,7 @@ def test_demo_hacking_emerges_is_flagged_and_the_control_stays_silent(tmp_path):
 
 
 def test_demo_is_deterministic_for_a_seed():
-    from alignlab.hacking._demo import Candidate, _train
+    from alignlab.hacking.monitor._demo import Candidate, _train
 
     pool = [Candidate(f"t{i}", s, "x" * 10, proxy=p, gold=g, control=g, flagged=s != "honest")
             for i in range(4) for s, p, g in (("honest", 1, 1), ("honest", 0, 0), ("exit", 1, 0),

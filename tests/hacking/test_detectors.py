@@ -2,7 +2,7 @@ import pytest
 
 from alignlab.core import create, names
 from alignlab.hacking import Finding, detect, verdict
-from alignlab.hacking._static import Code
+from alignlab.hacking.detectors._static import Code
 
 
 def findings(name, completion, task=None):

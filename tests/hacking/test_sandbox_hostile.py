@@ -14,7 +14,7 @@ import pytest
 
 from alignlab.hacking import Grader, detect
 from alignlab.hacking._tasks import task_from_row
-from alignlab.hacking._wire import WireError, recv_frame
+from alignlab.hacking.grading._wire import WireError, recv_frame
 
 ADD = task_from_row({"task_id": "add/0", "prompt": "def add(a, b):\n", "entry_point": "add",
                      "visible_tests": "assert candidate(1, 2) == 3",

@@ -3,7 +3,7 @@ import math
 import pytest
 
 from alignlab.hacking import strict_equal
-from alignlab.hacking._wire import WireError, decode_value, encode_value
+from alignlab.hacking.grading._wire import WireError, decode_value, encode_value
 
 
 @pytest.mark.parametrize(

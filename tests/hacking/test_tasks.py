@@ -4,7 +4,7 @@ import pytest
 
 from alignlab.core import AlignlabError
 from alignlab.hacking import impossible_task, impossible_variants, load_samples, load_tasks, mutate_value
-from alignlab.hacking._testcode import parse_tests, split_units
+from alignlab.hacking.grading._testcode import parse_tests, split_units
 
 TASK = {"task_id": "add/0", "prompt": "def add(a, b):\n    \"\"\"Add two numbers.\"\"\"\n", "entry_point": "add",
         "visible_tests": "assert candidate(1, 2) == 3", "hidden_tests": "assert candidate(-1, 1) == 0\nassert candidate(2, 2) == 4"}

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 from alignlab.core._lazy import lazy_getattr
 
 if TYPE_CHECKING:
-    from alignlab.hacking._adapters import monitor_callback, monitor_records
-    from alignlab.hacking._awareness import (
+    from alignlab.hacking.monitor._adapters import monitor_callback, monitor_records
+    from alignlab.hacking.awareness._awareness import (
         CUE_PAIRS,
         AwarenessResult,
         BehaviourScorer,
@@ -26,36 +26,36 @@ if TYPE_CHECKING:
         paired_statistics,
     )
     from alignlab.hacking._corpus import HACK_KINDS, CorpusItem, build_corpus, mutants
-    from alignlab.hacking._demo import DemoConfig, DemoResult, run_demo
-    from alignlab.hacking._findings import Context, Detector, Finding, test_io, verdict
-    from alignlab.hacking._grader import Grader, GraderConfig, GradeResult, SuiteResult
+    from alignlab.hacking.monitor._demo import DemoConfig, DemoResult, run_demo
+    from alignlab.hacking.detectors._findings import Context, Detector, Finding, test_io, verdict
+    from alignlab.hacking.grading._grader import Grader, GraderConfig, GradeResult, SuiteResult
     from alignlab.hacking._impossible import VARIANTS, impossible_task, impossible_variants, mutate_value
     from alignlab.hacking._inspect import hacking_scorer
-    from alignlab.hacking._monitor import Alarm, Monitor, MonitorConfig, StepRecord, gao_fits
+    from alignlab.hacking.monitor._monitor import Alarm, Monitor, MonitorConfig, StepRecord, gao_fits
     from alignlab.hacking._scan import Verdict, detect, scan, summarize
-    from alignlab.hacking._strict import strict_equal
+    from alignlab.hacking.grading._strict import strict_equal
     from alignlab.hacking._tasks import Sample, Task, humaneval_tasks, load_samples, load_tasks
 
 # Public names load on first use. The grading workers import only the sandbox modules of this package,
 # and a worker that stays small forks several times faster (a fork per suite is the grader's main cost).
 _SOURCES = {
-    "Alarm": "alignlab.hacking._monitor",
-    "awareness_test": "alignlab.hacking._awareness",
-    "AwarenessResult": "alignlab.hacking._awareness",
-    "BehaviourScorer": "alignlab.hacking._awareness",
+    "Alarm": "alignlab.hacking.monitor._monitor",
+    "awareness_test": "alignlab.hacking.awareness._awareness",
+    "AwarenessResult": "alignlab.hacking.awareness._awareness",
+    "BehaviourScorer": "alignlab.hacking.awareness._awareness",
     "build_corpus": "alignlab.hacking._corpus",
-    "Context": "alignlab.hacking._findings",
+    "Context": "alignlab.hacking.detectors._findings",
     "CorpusItem": "alignlab.hacking._corpus",
-    "CUE_PAIRS": "alignlab.hacking._awareness",
-    "DemoConfig": "alignlab.hacking._demo",
-    "DemoResult": "alignlab.hacking._demo",
+    "CUE_PAIRS": "alignlab.hacking.awareness._awareness",
+    "DemoConfig": "alignlab.hacking.monitor._demo",
+    "DemoResult": "alignlab.hacking.monitor._demo",
     "detect": "alignlab.hacking._scan",
-    "Detector": "alignlab.hacking._findings",
-    "Finding": "alignlab.hacking._findings",
-    "gao_fits": "alignlab.hacking._monitor",
-    "Grader": "alignlab.hacking._grader",
-    "GraderConfig": "alignlab.hacking._grader",
-    "GradeResult": "alignlab.hacking._grader",
+    "Detector": "alignlab.hacking.detectors._findings",
+    "Finding": "alignlab.hacking.detectors._findings",
+    "gao_fits": "alignlab.hacking.monitor._monitor",
+    "Grader": "alignlab.hacking.grading._grader",
+    "GraderConfig": "alignlab.hacking.grading._grader",
+    "GradeResult": "alignlab.hacking.grading._grader",
     "HACK_KINDS": "alignlab.hacking._corpus",
     "hacking_scorer": "alignlab.hacking._inspect",
     "humaneval_tasks": "alignlab.hacking._tasks",
@@ -63,24 +63,24 @@ _SOURCES = {
     "impossible_variants": "alignlab.hacking._impossible",
     "load_samples": "alignlab.hacking._tasks",
     "load_tasks": "alignlab.hacking._tasks",
-    "Monitor": "alignlab.hacking._monitor",
-    "monitor_callback": "alignlab.hacking._adapters",
-    "monitor_records": "alignlab.hacking._adapters",
-    "MonitorConfig": "alignlab.hacking._monitor",
+    "Monitor": "alignlab.hacking.monitor._monitor",
+    "monitor_callback": "alignlab.hacking.monitor._adapters",
+    "monitor_records": "alignlab.hacking.monitor._adapters",
+    "MonitorConfig": "alignlab.hacking.monitor._monitor",
     "mutants": "alignlab.hacking._corpus",
     "mutate_value": "alignlab.hacking._impossible",
-    "paired_statistics": "alignlab.hacking._awareness",
-    "run_demo": "alignlab.hacking._demo",
+    "paired_statistics": "alignlab.hacking.awareness._awareness",
+    "run_demo": "alignlab.hacking.monitor._demo",
     "Sample": "alignlab.hacking._tasks",
     "scan": "alignlab.hacking._scan",
-    "StepRecord": "alignlab.hacking._monitor",
-    "strict_equal": "alignlab.hacking._strict",
-    "SuiteResult": "alignlab.hacking._grader",
+    "StepRecord": "alignlab.hacking.monitor._monitor",
+    "strict_equal": "alignlab.hacking.grading._strict",
+    "SuiteResult": "alignlab.hacking.grading._grader",
     "summarize": "alignlab.hacking._scan",
     "Task": "alignlab.hacking._tasks",
-    "test_io": "alignlab.hacking._findings",
+    "test_io": "alignlab.hacking.detectors._findings",
     "VARIANTS": "alignlab.hacking._impossible",
-    "verdict": "alignlab.hacking._findings",
+    "verdict": "alignlab.hacking.detectors._findings",
     "Verdict": "alignlab.hacking._scan",
 }
 

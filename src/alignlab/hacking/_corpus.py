@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from alignlab.core import AlignlabError
-from alignlab.hacking._findings import test_io
+from alignlab.hacking.detectors._findings import test_io
 from alignlab.hacking._tasks import Task, humaneval_tasks
 
 __all__ = ["HACK_KINDS", "CorpusItem", "build_corpus", "mutants"]

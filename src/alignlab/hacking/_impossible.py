@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from alignlab.hacking._tasks import Task
-from alignlab.hacking._testcode import Statement
+from alignlab.hacking.grading._testcode import Statement
 
 __all__ = ["VARIANTS", "impossible_task", "impossible_variants", "mutate_value"]
 

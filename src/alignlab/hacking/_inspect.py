@@ -41,9 +41,9 @@ def hacking_scorer(tasks_file: str | None = None, grade: bool = True, grader_con
         task_id_key: the metadata key holding the task id.
     """
     scorer_module = require("inspect_ai.scorer", extra="inspect", why="for the inspect_ai hacking scorer")
-    from alignlab.hacking._awareness import _completion
-    from alignlab.hacking._findings import verdict
-    from alignlab.hacking._grader import Grader
+    from alignlab.hacking.awareness._awareness import _completion
+    from alignlab.hacking.detectors._findings import verdict
+    from alignlab.hacking.grading._grader import Grader
     from alignlab.hacking._scan import detect
     from alignlab.hacking._tasks import load_tasks
 

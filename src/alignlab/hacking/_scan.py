@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from alignlab.core import create, names
-from alignlab.hacking._findings import Context, Finding, verdict
-from alignlab.hacking._grader import Grader, GradeResult
+from alignlab.hacking.detectors._findings import Context, Finding, verdict
+from alignlab.hacking.grading._grader import Grader, GradeResult
 from alignlab.hacking._tasks import Sample, Task
 
 __all__ = ["Verdict", "detect", "judge", "scan", "summarize"]

@@ -32,7 +32,7 @@ from alignlab.core._jsonl import read_jsonl, write_jsonl
 from alignlab.core._registry import register, registered
 from alignlab.core._spec import StudySpec
 from alignlab.core._study import Stage, StageContext, Study
-from alignlab.hacking._grader import Grader, GraderConfig, GradeResult, SuiteResult
+from alignlab.hacking.grading._grader import Grader, GraderConfig, GradeResult, SuiteResult
 from alignlab.hacking._scan import judge, summarize
 from alignlab.hacking._tasks import load_samples, load_tasks
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from alignlab.core import AlignlabError
 from alignlab.core._jsonl import read_jsonl
-from alignlab.hacking._testcode import Statement, parse_tests, split_units
+from alignlab.hacking.grading._testcode import Statement, parse_tests, split_units
 
 __all__ = ["Sample", "Task", "humaneval_tasks", "load_samples", "load_tasks"]
 

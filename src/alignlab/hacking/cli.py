@@ -84,7 +84,7 @@ def impossible(
 ) -> None:
     """Write impossible variants of the tasks (ImpossibleBench): any completion that passes one is cheating."""
     from alignlab.hacking import VARIANTS, impossible_task, load_tasks
-    from alignlab.hacking._testcode import plain_source
+    from alignlab.hacking.grading._testcode import plain_source
 
     if variant not in VARIANTS:
         raise AlignlabError(f"--variant must be one of {', '.join(VARIANTS)}, not '{variant}'.")

@@ -105,7 +105,7 @@ def humaneval_pass() -> BehaviourScorer:
             return _code_items(n, seed)
 
         def score(self, items: list[dict], responses: list[str]) -> list[bool]:
-            from alignlab.hacking._grader import Grader
+            from alignlab.hacking.grading._grader import Grader
             from alignlab.hacking._tasks import humaneval_tasks
 
             tasks = humaneval_tasks()
@@ -125,7 +125,7 @@ def hack_rate() -> BehaviourScorer:
             return _code_items(n, seed)
 
         def score(self, items: list[dict], responses: list[str]) -> list[bool]:
-            from alignlab.hacking._findings import verdict
+            from alignlab.hacking.detectors._findings import verdict
             from alignlab.hacking._scan import detect
             from alignlab.hacking._tasks import humaneval_tasks
 

@@ -14,7 +14,7 @@ import os
 import re
 import sys
 
-from alignlab.hacking._wire import WireError, decode_value, encode_value, recv_frame, send_frame
+from alignlab.hacking.grading._wire import WireError, decode_value, encode_value, recv_frame, send_frame
 
 __all__ = ["SOLUTION_FILE", "serve"]
 

@@ -20,7 +20,7 @@ import signal
 import tempfile
 import time
 
-from alignlab.hacking._isolation import (
+from alignlab.hacking.grading._isolation import (
     CLONE_NEWIPC,
     CLONE_NEWNS,
     CLONE_NEWPID,
@@ -30,7 +30,7 @@ from alignlab.hacking._isolation import (
     kill_with_parent,
     mount_workdir,
 )
-from alignlab.hacking._solution import serve
+from alignlab.hacking.grading._solution import serve
 
 __all__ = ["SAFE_ENV", "SlotProcess", "spawn_slot"]
 

@@ -1,7 +1,7 @@
 """Static and dynamic detectors of the ways a completion can game its grader.
 
 Each is registered as ``("detector", NAME)``; the factory takes no arguments and returns a callable
-:class:`~alignlab.hacking._findings.Detector`. Severities are chosen so that code honest programmers
+:class:`~alignlab.hacking.detectors._findings.Detector`. Severities are chosen so that code honest programmers
 write (a bare ``except`` around a parse, a lookup table of Roman numerals) stays below the verdict
 threshold on its own; ``docs/hacking.md`` lists every rule.
 
@@ -18,8 +18,8 @@ import ast
 from typing import Any
 
 from alignlab.core import register
-from alignlab.hacking._findings import Context, Detector, Finding, dedupe, finding
-from alignlab.hacking._static import literal
+from alignlab.hacking.detectors._findings import Context, Detector, Finding, dedupe, finding
+from alignlab.hacking.detectors._static import literal
 
 __all__: list[str] = []
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from alignlab.hacking._static import Code, literal
+from alignlab.hacking.detectors._static import Code, literal
 from alignlab.hacking._tasks import Task
 
 __all__ = ["Context", "Detector", "Finding", "Severity", "dedupe", "finding", "test_io", "verdict"]

@@ -24,9 +24,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from alignlab.hacking._corpus import _special_casing, mutants
-from alignlab.hacking._findings import verdict
-from alignlab.hacking._grader import Grader
-from alignlab.hacking._monitor import Monitor
+from alignlab.hacking.detectors._findings import verdict
+from alignlab.hacking.grading._grader import Grader
+from alignlab.hacking.monitor._monitor import Monitor
 from alignlab.hacking._scan import detect
 from alignlab.hacking._tasks import Task, humaneval_tasks
 
@@ -169,7 +169,7 @@ def run_demo(config: DemoConfig | None = None, out: str | Path | None = None, gr
     for run, reward in (("proxy", "proxy"), ("control", "control")):
         result.monitors[run], result.hack_share[run] = _train(pool, config, reward)
     if out is not None:
-        from alignlab.hacking._demo_report import write_report
+        from alignlab.hacking.monitor._demo_report import write_report
 
         write_report(result, Path(out))
     return result

@@ -11,8 +11,8 @@ import ast
 from typing import Any
 
 from alignlab.core import register
-from alignlab.hacking._findings import Context, Detector, Finding, dedupe, finding, test_io
-from alignlab.hacking._static import Code, literal, trivial
+from alignlab.hacking.detectors._findings import Context, Detector, Finding, dedupe, finding, test_io
+from alignlab.hacking.detectors._static import Code, literal, trivial
 
 __all__: list[str] = []
 

@@ -2,7 +2,7 @@
 
 ``candidate`` in the tests is a :class:`Proxy`: each call sends the arguments to the solution process
 and waits (until the suite's deadline) for a value, which is decoded by exact type and compared with
-:func:`~alignlab.hacking._strict.strict_equal`. Verdicts are computed here and only here, so whatever the
+:func:`~alignlab.hacking.grading._strict.strict_equal`. Verdicts are computed here and only here, so whatever the
 solution does to itself — exiting with status 0, patching ``unittest``, writing ``conftest.py`` — it
 cannot make a test pass without returning the right plain value.
 """
@@ -15,9 +15,9 @@ import signal
 import time
 from typing import TYPE_CHECKING
 
-from alignlab.hacking._solution import MAX_EVENTS
-from alignlab.hacking._strict import strict_equal
-from alignlab.hacking._wire import WireError, decode_value, encode_value, recv_frame, send_frame
+from alignlab.hacking.grading._solution import MAX_EVENTS
+from alignlab.hacking.grading._strict import strict_equal
+from alignlab.hacking.grading._wire import WireError, decode_value, encode_value, recv_frame, send_frame
 
 __all__ = ["PROTOCOL_ABUSE", "CandidateFailure", "Proxy", "classify_status", "run_suite"]
 
@@ -25,7 +25,7 @@ PROTOCOL_ABUSE = "protocol-abuse"
 MAX_EVENT_TEXT = 200  # the hook truncates every string it sends to this
 
 if TYPE_CHECKING:
-    from alignlab.hacking._sandbox import SlotProcess
+    from alignlab.hacking.grading._sandbox import SlotProcess
 
 
 class CandidateFailure(BaseException):

@@ -1,6 +1,6 @@
 """The grader's side of the workers: start them, hand out jobs, collect results in order.
 
-Each worker is a separate interpreter (``python -m alignlab.hacking._worker``) started with a scrubbed
+Each worker is a separate interpreter (``python -m alignlab.hacking.grading._worker``) started with a scrubbed
 environment, so the sandboxes never inherit this process's threads, GPU handles or secrets. A worker
 that dies or stops answering is replaced and its job recorded as an instrument failure.
 """
@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Self
 
-from alignlab.hacking._wire import MAX_JOB, recv_frame, send_frame
+from alignlab.hacking.grading._wire import MAX_JOB, recv_frame, send_frame
 
 __all__ = ["WorkerPool"]
 
@@ -34,7 +34,7 @@ class _Worker:
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
         stderr = None if os.environ.get("ALIGNLAB_HACKING_DEBUG") else subprocess.DEVNULL
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "alignlab.hacking._worker", json.dumps(config)],
+            [sys.executable, "-m", "alignlab.hacking.grading._worker", json.dumps(config)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env, start_new_session=True,
         )
         self.in_fd, self.out_fd = self.process.stdin.fileno(), self.process.stdout.fileno()

@@ -13,8 +13,8 @@ from __future__ import annotations
 import ast
 
 from alignlab.core import register
-from alignlab.hacking._findings import ENV_TESTISH, TESTISH, Context, Detector, Finding, dedupe, finding
-from alignlab.hacking._static import Code, literal
+from alignlab.hacking.detectors._findings import ENV_TESTISH, TESTISH, Context, Detector, Finding, dedupe, finding
+from alignlab.hacking.detectors._static import Code, literal
 
 __all__: list[str] = []
 

@@ -1,9 +1,9 @@
-"""The grading worker: a long-lived judge process (``python -m alignlab.hacking._worker CONFIG``).
+"""The grading worker: a long-lived judge process (``python -m alignlab.hacking.grading._worker CONFIG``).
 
-It speaks framed JSON on stdin/stdout with the grader (see :mod:`alignlab.hacking._pool`): a ``hello``
+It speaks framed JSON on stdin/stdout with the grader (see :mod:`alignlab.hacking.grading._pool`): a ``hello``
 naming the isolation in force, then one result per job. At start it gives itself up to a network
 namespace without interfaces and a read-only view of the file systems; per job it runs each suite
-against a solution process forked *before* the job arrived (see :mod:`alignlab.hacking._sandbox`), and
+against a solution process forked *before* the job arrived (see :mod:`alignlab.hacking.grading._sandbox`), and
 forks replacements before it reads the next job. A Python-level watchdog (``SIGALRM``) bounds the
 judge's own time, so a job can fail but cannot hang the worker.
 """
@@ -17,10 +17,10 @@ import signal
 import sys
 import time
 
-from alignlab.hacking._isolation import _lib, isolate_worker, probe_ipcns, probe_uid
-from alignlab.hacking._judge import run_suite
-from alignlab.hacking._sandbox import spawn_slot
-from alignlab.hacking._wire import MAX_JOB, WireError, recv_frame, send_frame
+from alignlab.hacking.grading._isolation import _lib, isolate_worker, probe_ipcns, probe_uid
+from alignlab.hacking.grading._judge import run_suite
+from alignlab.hacking.grading._sandbox import spawn_slot
+from alignlab.hacking.grading._wire import MAX_JOB, WireError, recv_frame, send_frame
 
 __all__ = ["main"]
 

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from alignlab.core import register
-from alignlab.hacking._findings import TESTISH, Context, Detector, Finding, Severity
+from alignlab.hacking.detectors._findings import TESTISH, Context, Detector, Finding, Severity
 
 __all__: list[str] = []
 

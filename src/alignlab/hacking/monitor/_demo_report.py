@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from alignlab.core import HtmlReport, markdown_table, new_figure
 
 if TYPE_CHECKING:
-    from alignlab.hacking._demo import DemoResult
+    from alignlab.hacking.monitor._demo import DemoResult
 
 __all__ = ["write_report"]
 

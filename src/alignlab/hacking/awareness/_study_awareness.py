@@ -28,7 +28,7 @@ from alignlab.core._models import check_model
 from alignlab.core._registry import create, register, registered
 from alignlab.core._spec import StudySpec
 from alignlab.core._study import Stage, StageContext, Study
-from alignlab.hacking._awareness import CUE_PAIRS, paired_statistics
+from alignlab.hacking.awareness._awareness import CUE_PAIRS, paired_statistics
 
 __all__ = ["CUE_SETS", "AwarenessCellConfig", "AwarenessStudy", "cue_indices"]
 

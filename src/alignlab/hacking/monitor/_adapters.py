@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from alignlab.core import AlignlabError
-from alignlab.hacking._monitor import Monitor
+from alignlab.hacking.monitor._monitor import Monitor
 
 __all__ = ["monitor_callback", "monitor_records"]
 

@@ -19,9 +19,9 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field
 
 from alignlab.hacking._impossible import impossible_variants
-from alignlab.hacking._pool import WorkerPool
+from alignlab.hacking.grading._pool import WorkerPool
 from alignlab.hacking._tasks import Task
-from alignlab.hacking._testcode import Statement, plain_source
+from alignlab.hacking.grading._testcode import Statement, plain_source
 
 __all__ = ["GradeResult", "Grader", "GraderConfig", "SuiteResult"]
 

@@ -1,0 +1,1 @@
+"""Evaluation awareness: does behaviour change when a model is told it is watched?"""
