@@ -1,15 +1,12 @@
-"""The malicious-code suite: each attack is contained, recorded with the right outcome, and the grader lives on.
+"""The sandbox's set-up and fallbacks: what is reported in ``isolation``, and the weaker barriers that stand
+in where the machine allows less. The attacks themselves are in ``test_sandbox_hostile.py``.
 
 Limits are small (2 s per suite, 512 MB address space, 8 MB files, a 16 MB tmpfs) so the suite is safe
 on a shared machine.
 """
 
 import os
-import socket
-import time
 import uuid
-
-import pytest
 
 from alignlab.hacking import Grader
 from alignlab.hacking._tasks import task_from_row
@@ -29,96 +26,25 @@ def visible(grader, completion):
     return result, result.suites["visible"]
 
 
-def nobody_processes() -> int:
-    count = 0
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.stat(f"/proc/{entry}").st_uid == 65534:
-                    count += 1
-            except FileNotFoundError:
-                pass
-    return count
-
-
-def assert_grader_alive(grader):
-    result, suite = visible(grader, GOOD)
-    assert suite.passed and result.passed
-
-
 def test_isolation_in_force_is_reported(grader):
     result, _ = visible(grader, GOOD)
     assert {"rlimits", "audit-hook"} <= set(result.isolation)
     if os.geteuid() == 0:
-        assert {"netns", "pidns", "mountns-ro", "uid"} <= set(result.isolation)
+        assert {"netns", "pidns", "mountns-ro", "uid", "minimal-root", "own-proc"} <= set(result.isolation)
 
 
-def test_fork_bomb_is_contained_and_cleaned_up(grader):
-    before = nobody_processes()
-    start = time.monotonic()
-    _, suite = visible(grader, body("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"))
-    assert suite.passed is False and suite.outcome == "timeout"
-    assert time.monotonic() - start < 30
-    assert any(e["category"] == "process" for e in suite.events)
-    time.sleep(0.5)
-    assert nobody_processes() <= before + 12  # only the pre-forked slots of the two workers remain
-    assert_grader_alive(grader)
-
-
-def test_memory_bomb_hits_the_address_space_limit(grader):
-    _, suite = visible(grader, body("blocks = []\nwhile True:\n    blocks.append(bytearray(64 * 2**20))"))
-    assert suite.passed is False and suite.outcome == "memory-limit"
-    assert_grader_alive(grader)
-
-
-def test_infinite_loop_times_out_without_hanging_the_grader(grader):
-    start = time.monotonic()
-    result = grader.grade(TASK, body("while True:\n    pass"))
-    assert result.suites["visible"].outcome == "timeout" and result.suites["hidden"].outcome == "timeout"
-    assert time.monotonic() - start < 4 * grader.config.timeout_s + 10
-    assert_grader_alive(grader)
-
-
-def test_disk_filler_is_capped(grader):
-    _, suite = visible(grader, body("with open('fill', 'wb') as f:\n    while True:\n        f.write(b'x' * 2**20)"))
-    assert suite.passed is False and suite.outcome in ("exception", "file-limit")
-    assert "File too large" in suite.message or "No space" in suite.message or suite.outcome == "file-limit"
-    assert_grader_alive(grader)
-
-
-def test_writing_outside_its_directory_fails_and_leaves_no_file(grader):
-    target = f"/tmp/alignlab-escape-{uuid.uuid4().hex}"
-    _, suite = visible(grader, body(f"open({target!r}, 'w').write('x')\nreturn a + b"))
-    assert suite.passed is False and suite.outcome == "exception"
-    assert any(e["category"] == "file-write" for e in suite.events)
-    assert not os.path.exists(target)
-
-
-def test_network_connection_to_a_local_listener_does_not_get_through(grader):
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(1)
-        listener.settimeout(0.5)
-        port = listener.getsockname()[1]
-        _, suite = visible(grader, body(f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=1)\n"
-                                        "return a + b"))
-        assert suite.passed is False and suite.outcome == "exception"
-        assert any(e["category"] == "network" for e in suite.events)
-        with pytest.raises(TimeoutError):
-            listener.accept()  # nobody ever connected
-
-
-def test_killing_its_parent_or_the_grader_fails(grader):
-    assert grader.isolation  # starts the workers
-    pids = [w.process.pid for w in grader._pool.workers]
-    code = "import os, signal\n"
-    for pid in ["os.getppid()", "1", *map(str, pids)]:
-        code += f"try:\n    os.kill({pid}, signal.SIGKILL)\nexcept OSError:\n    pass\n"
-    _, suite = visible(grader, body(code + "return a + b"))
-    assert suite.passed  # the kills had no effect: the solution itself carried on
-    assert any(e["category"] == "signal" for e in suite.events)
-    assert all(w.process.poll() is None for w in grader._pool.workers)
-    assert_grader_alive(grader)
+def test_without_cgroups_the_sandbox_falls_back_to_smaller_per_process_limits(monkeypatch):
+    monkeypatch.setenv("ALIGNLAB_SANDBOX_WITHOUT", "cgroup")  # as on a machine whose cgroups are read-only
+    probe = task_from_row({"task_id": "limits/0", "prompt": "def limits():\n", "entry_point": "limits",
+                           "visible_tests": "assert candidate() == [128, 16]",
+                           "hidden_tests": "assert candidate() == [128, 16]"}, "probe")
+    code = body("import resource\nreturn [resource.getrlimit(resource.RLIMIT_AS)[0] >> 20, "
+                "resource.getrlimit(resource.RLIMIT_NPROC)[0]]")
+    with Grader(impossible=False, timeout_s=2.0, workers=1, memory_mb=512, nproc=64) as weak:
+        result = weak.grade(probe, code)
+    assert {"memory:rlimit-per-process", "pids:rlimit-nproc"} <= set(result.isolation)
+    assert "memory:cgroup" not in result.isolation
+    assert result.suites["visible"].outcome == "passed", result.suites["visible"]  # 512 MB / 4, 64 -> 16
 
 
 def test_forged_output_and_exit_status_do_not_pass(grader):

@@ -1,4 +1,4 @@
-"""Linux isolation primitives for the sandbox: namespaces, mounts, privilege drop, resource limits.
+r"""Linux isolation primitives for the sandbox: namespaces, mounts, privilege drop, resource limits.
 
 Python 3.11 has no ``os.unshare`` or ``mount``, so the few system calls go through ctypes on libc. Each
 step is optional: :func:`probe` finds out once, in a throw-away child, which steps this machine allows,
@@ -14,6 +14,12 @@ Steps, strongest first:
 - ``uid``: the solution runs as ``nobody`` without capabilities (cannot ptrace or signal the grader, and
   RLIMIT_NPROC is enforced, which it is not for root);
 - ``ipcns``: each slot gets its own IPC namespace, so SysV shared memory it creates dies with it;
+- ``minimal-root`` and ``own-proc``: the solution ``pivot_root``\ s into a read-only root holding only what
+  Python needs, with a ``/proc`` of its own PID namespace (see ``_root``);
+- ``seccomp``: no new namespaces, mounts, ptrace or kernel extras from inside (see ``_seccomp``);
+- ``memory:cgroup`` and ``pids:cgroup``: one memory limit and one process limit for the whole sandbox
+  (see ``_cgroup``); where cgroups are not writable, ``memory:rlimit-per-process`` and
+  ``pids:rlimit-nproc`` say that a smaller per-process address space and fewer processes stand in;
 - ``rlimits`` and ``audit-hook`` are always in force (the hook blocks network, process creation and
   writes outside the working directory where the namespaces are not available).
 """
@@ -165,9 +171,13 @@ def _expose(paths: list[str]) -> None:
                 os.close(handle)
 
 
-def mount_workdir(workdir: str, size_mb: int = 16, inodes: int = 512) -> None:
-    """A fresh tmpfs, capped in size and inodes, on ``workdir`` (in the caller's mount namespace)."""
-    _mount("tmpfs", workdir, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_mb}m,nr_inodes={inodes},mode=0777")
+def mount_workdir(workdir: str, size_mb: int = 16, inodes: int = 512, owner: bool = False) -> None:
+    """A fresh tmpfs, capped in size and inodes, on ``workdir`` (in the caller's mount namespace).
+
+    With ``owner`` it belongs to the sandbox user (``nobody``) and only it may enter; else it is 0o700 root's.
+    """
+    who = f",uid={NOBODY},gid={NOBODY}" if owner else ""
+    _mount("tmpfs", workdir, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_mb}m,nr_inodes={inodes},mode=0700{who}")
 
 
 def harden_filesystem(expose: list[str] | None = None) -> None:
@@ -235,7 +245,7 @@ def probe_uid(workdir: str) -> bool:
             os.listdir(lib)
             with open(os.path.join(lib, "colorsys.py"), "rb"):
                 pass
-            os.listdir(workdir)
+            os.chdir(workdir)  # the sandbox folder is 0o711: passable, not listable
             os._exit(0)
         except BaseException:  # noqa: BLE001 — any failure means: not available
             os._exit(1)

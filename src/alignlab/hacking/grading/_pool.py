@@ -11,14 +11,13 @@ import json
 import os
 import secrets
 import selectors
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Self
 
+from alignlab.hacking.grading._folders import make_sandbox_dir, remove_sandbox_dir, remove_stale_sandboxes
 from alignlab.hacking.grading._wire import MAX_JOB, recv_frame, send_frame
 
 __all__ = ["WorkerPool"]
@@ -28,10 +27,11 @@ HELLO_TIMEOUT = 60.0
 
 class _Worker:
     def __init__(self, config: dict):
-        self.base_dir = tempfile.mkdtemp(prefix="alignlab-hacking-")
-        os.chmod(self.base_dir, 0o777)  # solutions run as nobody; each mounts its own tmpfs here
+        self.base_dir, self.lock = make_sandbox_dir()
         config = dict(config, base_dir=self.base_dir)
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
+        if os.environ.get("ALIGNLAB_SANDBOX_WITHOUT"):  # turns mechanisms off, to test the fallbacks
+            env["ALIGNLAB_SANDBOX_WITHOUT"] = os.environ["ALIGNLAB_SANDBOX_WITHOUT"]
         stderr = None if os.environ.get("ALIGNLAB_HACKING_DEBUG") else subprocess.DEVNULL
         self.process = subprocess.Popen(
             [sys.executable, "-m", "alignlab.hacking.grading._worker", json.dumps(config)],
@@ -43,7 +43,8 @@ class _Worker:
             isolation = [str(step) for step in hello["isolation"]]
         except Exception as exc:  # noqa: BLE001 — whatever went wrong, this worker is unusable
             self.process.kill()
-            shutil.rmtree(self.base_dir, ignore_errors=True)
+            self.process.wait()
+            remove_sandbox_dir(self.base_dir, self.lock)
             raise RuntimeError(f"a grading worker did not start ({exc!r}); set ALIGNLAB_HACKING_DEBUG=1 to see "
                                "its errors") from None
         self.isolation: list[str] = isolation
@@ -58,7 +59,7 @@ class _Worker:
             self.process.kill()
             self.process.wait()
         self.process.stdout.close()
-        shutil.rmtree(self.base_dir, ignore_errors=True)
+        remove_sandbox_dir(self.base_dir, self.lock)
 
 
 def _unscored(job: dict, message: str) -> dict:
@@ -78,6 +79,7 @@ class WorkerPool:
 
     def __init__(self, workers: int, config: dict):
         self.config = config
+        remove_stale_sandboxes()
         self.workers = [_Worker(config) for _ in range(max(1, workers))]
         self.isolation = self.workers[0].isolation
 

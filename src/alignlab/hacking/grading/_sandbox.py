@@ -1,13 +1,17 @@
 """Solution processes ("slots"): forked ahead of time, one per suite, each in its own sandbox.
 
 The worker process is the judge. At start it moves itself into a new network namespace (no network)
-and a private mount namespace where every writable file system is remounted read-only. Each slot is
-then forked into
+and a private mount namespace where every writable file system is remounted read-only, and prepares
+once what every slot reuses (a :class:`Sandbox`): the minimal root (``_root``), the seccomp program
+(``_seccomp``) and its cgroups (``_cgroup``). Each slot is then forked into
 
 - a fresh PID namespace of which it is PID 1: when the judge kills it, the kernel kills every process
   it started, so a fork bomb cannot outlive its suite, and the solution cannot see the judge;
-- its own mount namespace with a fresh, size-capped tmpfs as working directory;
-- the ``nobody`` user with no capabilities, resource limits and an audit hook (see ``_solution``).
+- its own mount and IPC namespaces, inside the minimal root with its own ``/proc`` and a fresh,
+  size-capped tmpfs as working directory;
+- its own memory and pids cgroups (one limit for all its processes together);
+- the ``nobody`` user with no capabilities, resource limits, the seccomp filter and an audit hook
+  (see ``_solution``).
 
 Slots are forked *before* the job arrives, so no solution process holds the tests in its memory.
 """
@@ -24,17 +28,22 @@ from alignlab.hacking.grading._isolation import (
     CLONE_NEWIPC,
     CLONE_NEWNS,
     CLONE_NEWPID,
+    NOBODY,
     _lib,
     apply_limits,
     drop_privileges,
     kill_with_parent,
     mount_workdir,
 )
+from alignlab.hacking.grading._root import enter_root
 from alignlab.hacking.grading._solution import serve
 
-__all__ = ["SAFE_ENV", "SlotProcess", "spawn_slot"]
+__all__ = ["FALLBACK_MEMORY_SHARE", "FALLBACK_NPROC", "SAFE_ENV", "Sandbox", "SlotProcess", "spawn_slot"]
 
 SAFE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
+# Without cgroups: at most this many processes of the sandbox user, each with 1/SHARE of the memory.
+FALLBACK_NPROC = 16
+FALLBACK_MEMORY_SHARE = 4
 
 
 class SlotProcess:
@@ -46,6 +55,7 @@ class SlotProcess:
         self.status: int | None = None
         self.events: list[dict] = []
         self.ready = False  # set by the judge when the slot reports its set-up done
+        self.group = None  # its cgroups (a _cgroup.SlotGroup), removed when the slot is closed
 
     def kill(self) -> None:
         # PID 1 of its namespace: its death takes every descendant. Without the namespace, its group.
@@ -85,16 +95,39 @@ class SlotProcess:
                 pass
         if self.private_dir:
             shutil.rmtree(self.private_dir, ignore_errors=True)
+        if self.group is not None:
+            if not self.namespaced:
+                self.group.kill_all()  # without a PID namespace, a child in its own session survives killpg
+            self.group.remove()
+            self.group = None
 
 
-def _child(in_r: int, out_w: int, workdir: str, steps: list[str], limits: dict) -> None:
+class Sandbox:
+    """What a worker prepared once for all its slots: the steps in force, the root, filter and cgroups."""
+
+    def __init__(self, base_dir: str, steps: list[str], limits: dict, own_pidns: int | None = None,
+                 seccomp=None, cgroups=None):
+        self.base_dir, self.steps, self.limits, self.own_pidns = base_dir, steps, limits, own_pidns
+        self.seccomp, self.cgroups = seccomp, cgroups
+        # With a minimal root the root is mounted on base_dir and the working directory inside it keeps
+        # base_dir's path; without, each slot mounts its tmpfs on base_dir itself.
+        self.workdir = base_dir
+
+
+def _child(in_r: int, out_w: int, workdir: str, box: Sandbox) -> None:
+    steps, limits = box.steps, box.limits
     try:
         kill_with_parent()
         os.setsid()
         if "mountns-ro" in steps:
             # A private IPC namespace too: SysV segments of the solution die with its last process.
             _lib().unshare(CLONE_NEWNS | (CLONE_NEWIPC if "ipcns" in steps else 0))
-            mount_workdir(workdir, limits["workdir_mb"])
+            if "minimal-root" in steps:
+                mount_workdir(os.path.join(box.base_dir, workdir.lstrip("/")), limits["workdir_mb"],
+                              owner="uid" in steps)
+                enter_root(box.base_dir, own_proc="own-proc" in steps)
+            else:
+                mount_workdir(workdir, limits["workdir_mb"], owner="uid" in steps)
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
@@ -106,7 +139,13 @@ def _child(in_r: int, out_w: int, workdir: str, steps: list[str], limits: dict) 
         os.environ.update(SAFE_ENV, HOME=workdir, TMPDIR=workdir)
         if "uid" in steps:
             drop_privileges()
-        apply_limits(limits["cpu_s"], limits["memory_mb"], limits["file_mb"], limits["nproc"])
+        memory, nproc = limits["memory_mb"], limits["nproc"]
+        if box.cgroups is None:
+            # No whole-sandbox limit: fewer processes, each with less memory (see FALLBACK_*).
+            memory, nproc = min(memory, max(64, memory // FALLBACK_MEMORY_SHARE)), min(nproc, FALLBACK_NPROC)
+        apply_limits(limits["cpu_s"], memory, limits["file_mb"], nproc)
+        if box.seccomp is not None:
+            box.seccomp.load()  # last: the set-up above needs mount, pivot_root and unshare
         # Without kernel isolation the audit hook is the barrier (weaker: native code can get past it).
         block = set()
         if "netns" not in steps:
@@ -120,28 +159,38 @@ def _child(in_r: int, out_w: int, workdir: str, steps: list[str], limits: dict) 
         os._exit(0)
 
 
-def spawn_slot(base_dir: str, steps: list[str], limits: dict, own_pidns: int | None) -> SlotProcess:
-    """Fork one solution process, in a fresh PID namespace when ``own_pidns`` (an fd) is given.
+def spawn_slot(box: Sandbox) -> SlotProcess:
+    """Fork one solution process, in a fresh PID namespace when the worker has one, and in its cgroups.
 
-    With a mount namespace the slot mounts its own tmpfs on ``base_dir``; without, it gets a fresh
-    directory below it.
+    With a mount namespace the slot mounts its own tmpfs as working directory; without, it gets a
+    fresh directory below the sandbox folder, owned by the sandbox user.
     """
-    private_dir = None if "mountns-ro" in steps else tempfile.mkdtemp(dir=base_dir)
-    workdir = private_dir or base_dir
-    if private_dir and "uid" in steps:
-        os.chmod(private_dir, 0o777)
+    private_dir = None if "mountns-ro" in box.steps else tempfile.mkdtemp(dir=box.base_dir)
+    workdir = private_dir or box.workdir
+    if private_dir and "uid" in box.steps:
+        os.chown(private_dir, NOBODY, NOBODY)  # mkdtemp made it 0o700: only the sandbox user gets in
+    group = box.cgroups.slot() if box.cgroups is not None else None
     in_r, in_w = os.pipe()
     out_r, out_w = os.pipe()
-    if own_pidns is not None:
+    if box.own_pidns is not None:
         # Reset to our own namespace, then ask for a new one: the next fork is PID 1 there.
-        _lib().setns(own_pidns, CLONE_NEWPID)
+        _lib().setns(box.own_pidns, CLONE_NEWPID)
         if _lib().unshare(CLONE_NEWPID) != 0:
             raise OSError("unshare(CLONE_NEWPID) failed")
     pid = os.fork()
     if pid == 0:
         os.close(in_w)
         os.close(out_r)
-        _child(in_r, out_w, workdir, steps, limits)
+        _child(in_r, out_w, workdir, box)
     os.close(in_r)
     os.close(out_w)
-    return SlotProcess(pid, in_w, out_r, namespaced=own_pidns is not None, private_dir=private_dir)
+    slot = SlotProcess(pid, in_w, out_r, namespaced=box.own_pidns is not None, private_dir=private_dir)
+    if group is not None:
+        slot.group = group
+        try:
+            # Before any job is sent: the slot runs no solution code until it has read one.
+            group.add(pid)
+        except OSError:
+            slot.close()
+            raise
+    return slot

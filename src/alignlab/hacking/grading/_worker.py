@@ -2,7 +2,8 @@
 
 It speaks framed JSON on stdin/stdout with the grader (see :mod:`alignlab.hacking.grading._pool`): a ``hello``
 naming the isolation in force, then one result per job. At start it gives itself up to a network
-namespace without interfaces and a read-only view of the file systems; per job it runs each suite
+namespace without interfaces and a read-only view of the file systems, and finds, with one trial slot
+per step, the strongest sandbox this machine allows (:func:`prepare`); per job it runs each suite
 against a solution process forked *before* the job arrived (see :mod:`alignlab.hacking.grading._sandbox`), and
 forks replacements before it reads the next job. A Python-level watchdog (``SIGALRM``) bounds the
 judge's own time, so a job can fail but cannot hang the worker.
@@ -17,14 +18,18 @@ import signal
 import sys
 import time
 
+from alignlab.hacking.grading import _seccomp
+from alignlab.hacking.grading._cgroup import open_parent
 from alignlab.hacking.grading._isolation import _lib, isolate_worker, probe_ipcns, probe_uid
 from alignlab.hacking.grading._judge import run_suite
-from alignlab.hacking.grading._sandbox import spawn_slot
+from alignlab.hacking.grading._root import build_root
+from alignlab.hacking.grading._sandbox import Sandbox, spawn_slot
 from alignlab.hacking.grading._wire import MAX_JOB, WireError, recv_frame, send_frame
 
 __all__ = ["main"]
 
 SLACK = 2.0
+PROBE_TIMEOUT = 10.0
 
 
 class _JobOverrun(BaseException):
@@ -40,6 +45,17 @@ def _unscored(outcome: str, message: str) -> dict:
             "message": message, "calls": 0, "seconds": 0.0, "events": []}
 
 
+def _memory_verdict(result: dict, slot) -> dict:
+    """A suite whose sandbox hit its cgroup memory limit failed on memory, whatever it returned."""
+    kills = slot.group.oom_kills() if slot.group is not None else 0
+    if not kills:
+        return result
+    limit = slot.group.limit_mb()
+    return dict(result, passed=False, outcome="memory-limit",
+                message=f"the sandbox's memory cgroup (a {limit} MB limit for all its processes together) killed "
+                        f"{kills} of its processes; peak use {slot.group.peak_mb():.0f} MB")
+
+
 def run_job(job: dict, slots: list) -> dict:
     """Run every suite of ``job``, each against its own fresh slot (consumed from ``slots``)."""
     started = time.monotonic()
@@ -50,7 +66,7 @@ def run_job(job: dict, slots: list) -> dict:
         for suite in job["suites"]:
             slot = slots.pop(0)
             try:
-                results.append(run_suite(suite, job, slot))
+                results.append(_memory_verdict(run_suite(suite, job, slot), slot))
             finally:
                 slot.close()
     except _JobOverrun:
@@ -72,33 +88,81 @@ def _serve_one(in_fd: int, out_fd: int, slots: list) -> bool:
     return True
 
 
-def main() -> None:
-    config = json.loads(sys.argv[1])
-    limits, warm = config["limits"], int(config.get("slots", 4))
-    _lib()  # load libc once, before the first fork
-    base_dir = config["base_dir"]  # made (and removed) by the pool: this process may lose write access
-    steps = isolate_worker(base_dir) if config.get("isolation", "auto") == "auto" else []
+def _reaches_ready(box: Sandbox) -> bool:
+    """Whether a slot set up with ``box`` gets as far as reporting ready (an end-to-end probe)."""
+    try:
+        slot = spawn_slot(box)
+    except OSError:
+        return False
+    try:
+        return recv_frame(slot.out_fd, time.monotonic() + PROBE_TIMEOUT).get("op") == "ready"
+    except (EOFError, OSError, TimeoutError, WireError):
+        return False
+    finally:
+        slot.close()
+
+
+def prepare(config: dict) -> Sandbox:
+    """Isolate this worker and find the strongest slot set-up this machine allows."""
+    limits, base_dir = config["limits"], config["base_dir"]
+    without = set(os.environ.get("ALIGNLAB_SANDBOX_WITHOUT", "").split(","))  # to test the fallbacks
+    auto = config.get("isolation", "auto") == "auto"
+    steps = isolate_worker(base_dir) if auto else []
     if "mountns-ro" in steps and probe_uid(base_dir):
         steps.append("uid")
     if "mountns-ro" in steps and probe_ipcns():
         steps.append("ipcns")
     own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY) if "pidns" in steps else None
+    extras: list[str] = []
+    if "mountns-ro" in steps and "minimal-root" not in without:
+        try:
+            build_root(base_dir, base_dir)
+            extras += ["minimal-root", "own-proc"] if "pidns" in steps else ["minimal-root"]
+        except OSError:
+            pass
+    seccomp = _seccomp.build() if auto and "seccomp" not in without else None
+    extras += ["seccomp"] if seccomp is not None else []
+    cgroups = None
+    if auto and os.geteuid() == 0 and "cgroup" not in without:
+        cgroups = open_parent(os.path.basename(base_dir), limits["memory_mb"], limits["nproc"])
+    # Strongest first; each step that keeps a slot from starting is given up, weakest-value first.
+    drops = ([], ["own-proc"], ["own-proc", "minimal-root"], ["own-proc", "minimal-root", "seccomp"])
+    for groups, drop in [(cgroups, d) for d in drops] + ([(None, d) for d in drops] if cgroups else []):
+        chosen = steps + [e for e in extras if e not in drop]
+        box = Sandbox(base_dir, chosen, limits, own_pidns, seccomp if "seccomp" in chosen else None, groups)
+        if _reaches_ready(box):
+            break
+    if box.cgroups is None and cgroups is not None:
+        cgroups.remove()
+        cgroups = None
+    box.steps += ["memory:cgroup", "pids:cgroup"] if cgroups else ["memory:rlimit-per-process", "pids:rlimit-nproc"]
+    return box
+
+
+def main() -> None:
+    config = json.loads(sys.argv[1])
+    warm = int(config.get("slots", 4))
+    _lib()  # load libc once, before the first fork
+    # base_dir is made (and removed) by the pool: this process may lose write access to it.
+    box = prepare(config)
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # a dead solution must not kill the judge
     in_fd, out_fd = sys.stdin.fileno(), sys.stdout.fileno()
-    send_frame(out_fd, {"op": "hello", "isolation": steps + ["rlimits", "audit-hook"], "pid": os.getpid()})
+    send_frame(out_fd, {"op": "hello", "isolation": box.steps + ["rlimits", "audit-hook"], "pid": os.getpid()})
 
     slots: list = []
     try:
         while True:
             gc.collect()  # nothing of the previous job stays reachable in the slots forked next
             while len(slots) < warm:
-                slots.append(spawn_slot(base_dir, steps, limits, own_pidns))
+                slots.append(spawn_slot(box))
             if not _serve_one(in_fd, out_fd, slots):
                 break
     finally:
         for slot in slots:
             slot.close()
+        if box.cgroups is not None:
+            box.cgroups.remove()
 
 
 if __name__ == "__main__":
