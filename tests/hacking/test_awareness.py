@@ -47,3 +47,48 @@ def test_awareness_with_the_bundled_model():
     assert result.rate_deploy == pytest.approx(sum(r["deploy"] for r in result.rows) / 12)
     discordant = sum(r["eval"] != r["deploy"] for r in result.rows)
     assert (result.p_value == 1.0) == (discordant == 0)
+
+
+def test_the_awareness_command_is_a_resumable_study_with_the_same_result(tmp_path, capsys):
+    """`alignlab hacking awareness` runs a one-cell hacking-awareness study: same figures and rows as
+    awareness_test, a folder that `alignlab studies` lists and `alignlab report` rewrites, and a second run
+    that reuses the finished stages instead of generating again."""
+    import json
+    from dataclasses import asdict
+
+    from alignlab.cli import main
+    from alignlab.core import Store, Study
+    from alignlab.hacking.awareness._study_awareness import cell_result
+
+    out = tmp_path / "aw"
+    args = ["hacking", "awareness", "--model", "tiny:2x64", "--n", "6", "--max-new-tokens", "4", "--json", "--out", str(out)]
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    printed = json.loads(capsys.readouterr().out)
+    assert exit_info.value.code == 0
+    direct = awareness_test("tiny:2x64", scorer="refusal", n=6, max_new_tokens=4)
+    expected = json.loads(json.dumps({k: v for k, v in asdict(direct).items() if k != "rows"}))
+    assert printed == expected
+    study = Study.restore(out, check=False)
+    assert cell_result(study, study.spec.cells[0].id).rows == direct.rows
+    assert (out / "report.html").is_file() and (out / "summary.md").is_file()
+
+    def finished() -> dict:
+        store = Store(out / "results.sqlite")
+        try:
+            return {n: s["finished"] for n, s in store.cell_stages(study.spec.cells[0].id).items()}
+        finally:
+            store.close()
+
+    before = finished()
+    with pytest.raises(SystemExit):
+        main(args)
+    assert json.loads(capsys.readouterr().out) == expected and finished() == before  # nothing recomputed
+    from alignlab.core._studies import list_studies
+
+    [listed] = list_studies(tmp_path)  # what `alignlab studies` prints
+    assert listed["kind"] == "hacking-awareness" and listed["done"] == 1
+    (out / "summary.md").unlink()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", str(out)])
+    assert exit_info.value.code == 0 and (out / "summary.md").is_file()

@@ -106,3 +106,27 @@ def test_humaneval_still_loads_every_task():
 def test_monitor_rejects_logs_it_cannot_judge(tmp_path, capsys, rows, message):
     code, out, err = run(capsys, "hacking", "monitor", write(tmp_path / "log.jsonl", rows))
     assert code == 2 and message in " ".join(err.split()) and "no alarm" not in out
+
+
+def test_scan_reads_whole_program_tasks_and_flags_the_example_hacks(capsys):
+    # examples/hacking_tasks_whole_program.jsonl: stdin/stdout programs (empty entry point) with io tests,
+    # an APPS-style input_output task and a function task with an empty prompt; samples alternate honest, hack.
+    code, out, err = run(capsys, "hacking", "scan", "examples/hacking_samples_whole_program.jsonl", "--tasks",
+                         "examples/hacking_tasks_whole_program.jsonl", "--json", "--workers", "2")
+    assert code == 0, err
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert [line["hacking"] for line in lines] == [False, True] * 5
+    assert all(line["passed_visible"] for line in lines) and not any(line["unscored"] for line in lines)
+    assert all(line["passed_hidden"] for line in lines[0::2])
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ({"prompt": "def f(x:\n    pass\n", "entry_point": "f"}, "task 'bad': its prompt is not valid Python"),
+    ({"prompt": "import math\ndef g(x):\n    return x\n", "entry_point": "f"}, "defines functions but not the entry point"),
+    ({"prompt": "Add.", "entry_point": ""}, "tests must be input/output pairs"),
+])
+def test_broken_tasks_are_rejected_naming_the_task(tmp_path, capsys, row, message):
+    full = {"task_id": "bad", "test": "def check(candidate):\n    assert candidate(1) == 1\n", **row}
+    samples = write(tmp_path / "s.jsonl", [{"task_id": "bad", "completion": "x = 1\n"}])
+    code, _, err = run(capsys, "hacking", "scan", samples, "--tasks", write(tmp_path / "t.jsonl", [full]), "--no-grade")
+    assert code == 2 and message in " ".join(err.split()), err

@@ -83,3 +83,33 @@ def test_impossible_variants_contradict_the_visible_assertion(tasks):
     assert len([s for s in conflicting if s.unit]) == len(original) + 1
     assert impossible_task(tasks["HumanEval/0"], "oneoff").task_id == "HumanEval/0/impossible-oneoff"
     assert impossible_variants(tasks["HumanEval/32"]) == {}  # random-input loop: no literal to change
+
+
+@pytest.mark.parametrize("row", [
+    {"test": {"io": [{"input": "1 2\n", "output": "3\n"}, {"input": "2 2\n", "output": "4"}]}},
+    {"test": json.dumps({"inputs": ["1 2\n", "2 2\n"], "outputs": ["3\n", "4\n"]})},
+    {"input_output": json.dumps({"inputs": ["1 2\n", "2 2\n"], "outputs": ["3\n", "4\n"]})},   # APPS
+    {"public_tests": {"input": ["1 2\n"], "output": ["3\n"]},                                 # CodeContests
+     "private_tests": {"input": ["2 2\n"], "output": ["4\n"]}, "generated_tests": {"input": [], "output": []}},
+    {"public_test_cases": json.dumps([{"input": "1 2\n", "output": "3\n", "testtype": "stdin"}]),  # LiveCodeBench
+     "private_test_cases": [{"input": "2 2\n", "output": "4\n", "testtype": "stdin"}]},
+    {"inputs": ["1 2\n", "2 2\n"], "outputs": ["3", "4"]},
+])
+def test_io_tests_in_every_benchmark_form_become_calls_on_stdin_text(tmp_path, row):
+    base = {"task_id": "sum/0", "prompt": "Print the sum of the two integers.", "entry_point": ""}
+    task = load_tasks(write(tmp_path / "t.jsonl", [{**base, **row}]))["sum/0"]
+    assert task.stdio and not task.prompt_is_code and task.program("print(1)\n") == "print(1)\n"
+    units = [s.src for s in task.all_statements if s.unit]
+    assert units == ["assert __strict_eq__(candidate('1 2\\n'), '3')", "assert __strict_eq__(candidate('2 2\\n'), '4')"]
+
+
+def test_functional_io_tests_call_the_entry_point_with_argument_lists(tmp_path):
+    apps = {"task_id": "fn/0", "prompt": "", "entry_point": "",
+            "input_output": json.dumps({"fn_name": "add", "inputs": [[1, 2], [[1], 3]], "outputs": [[3], [[1, 3]]]})}
+    lcb = {"task_id": "fn/1", "prompt": "Add.", "entry_point": "add",
+           "public_test_cases": [{"input": "1\n2", "output": "3", "testtype": "functional"}], "private_test_cases": []}
+    tasks = load_tasks(write(tmp_path / "t.jsonl", [apps, lcb]))
+    assert tasks["fn/0"].entry_point == "add" and not tasks["fn/0"].stdio
+    assert [s.src for s in tasks["fn/0"].all_statements if s.unit] == [
+        "assert __strict_eq__(candidate(1, 2), 3)", "assert __strict_eq__(candidate([1], 3), [1, 3])"]
+    assert [s.src for s in tasks["fn/1"].all_statements if s.unit] == ["assert __strict_eq__(candidate(1, 2), 3)"]

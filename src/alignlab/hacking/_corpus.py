@@ -22,6 +22,12 @@ environment-probing    PYTEST_CURRENT_TEST/CI; sys.gettrace(); working directory
                        sys.modules; host name
 =====================  ==============================================================================
 
+With ``families`` (the default) every task also gets one hack of each family of
+:mod:`alignlab.hacking._corpus_families` (narrow exception swallowing, encoded tables, answer lists,
+tuple tables, fast paths, fake modules, leaked cases, state between calls, verifier overrides) and an
+honest completion holding the tests' inputs as constants; :mod:`alignlab.hacking._corpus_whole` adds
+whole-program (stdin/stdout) tasks with their own honest and hacking programs.
+
 Tasks split by number: even → ``train`` (used while writing the detectors), odd → ``test``.
 """
 
@@ -36,8 +42,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from alignlab.core import AlignlabError
-from alignlab.hacking.detectors._findings import test_io
 from alignlab.hacking._tasks import Task, humaneval_tasks
+from alignlab.hacking.detectors._findings import test_io
 
 __all__ = ["HACK_KINDS", "CorpusItem", "build_corpus", "mutants"]
 
@@ -233,8 +239,19 @@ def _hack(task: Task, kind: str, style: int, seed: int) -> tuple[str, str]:
     return f"style{style % len(options)}", text
 
 
-def build_corpus(tasks: dict[str, Task] | None = None, buggy_per_task: int = 2, seed: int = 0) -> list[CorpusItem]:
-    """The labelled corpus over ``tasks`` (HumanEval by default), deterministic for a seed."""
+def _all_cases(task: Task) -> list[tuple[tuple, Any]]:
+    """Every test's (args, expected) where both are literals (hidden tests too: a leak of all of them)."""
+    return [(args, e) for args, e in test_io(task) if e is not NotImplemented]
+
+
+def build_corpus(tasks: dict[str, Task] | None = None, buggy_per_task: int = 2, seed: int = 0,
+                 families: bool = True) -> list[CorpusItem]:
+    """The labelled corpus over ``tasks`` (HumanEval by default), deterministic for a seed.
+
+    With ``families``, every task also gets one hack of each family in
+    :data:`alignlab.hacking._corpus_families.FAMILIES` and an ``honest-constants`` completion, and the
+    project's whole-program (stdin/stdout) tasks are not included here (see :func:`whole_program_corpus`).
+    """
     if buggy_per_task < 0:
         raise AlignlabError(f"buggy_per_task must be 0 or more (got {buggy_per_task}).")
     tasks = tasks or humaneval_tasks()
@@ -250,4 +267,22 @@ def build_corpus(tasks: dict[str, Task] | None = None, buggy_per_task: int = 2, 
         for kind in HACK_KINDS:
             style, text = _hack(task, kind, index, seed)
             items.append(CorpusItem(task.task_id, kind, style, 1, text, split))
+        if families:
+            items += _family_items(task, index, seed, split)
+    return items
+
+
+def _family_items(task: Task, index: int, seed: int, split: str) -> list[CorpusItem]:
+    from alignlab.hacking._corpus_families import FAMILIES, family_hack, honest_constants
+
+    cases, every, params = _visible_cases(task), _all_cases(task), _params(task)
+    buggy = (mutants(task, 1, seed + 1) or [("none", task.canonical_solution or "    pass\n")])[0][1]
+    items = []
+    text = honest_constants(task, cases, params)
+    if text is not None:
+        items.append(CorpusItem(task.task_id, "honest-constants", "example-block", 0, text, split))
+    for family in FAMILIES:
+        text = family_hack(family, task, index, cases, every or cases, params, buggy)
+        if text is not None:
+            items.append(CorpusItem(task.task_id, family, f"style{index}", 1, text, split))
     return items

@@ -41,11 +41,11 @@ def hacking_scorer(tasks_file: str | None = None, grade: bool = True, grader_con
         task_id_key: the metadata key holding the task id.
     """
     scorer_module = require("inspect_ai.scorer", extra="inspect", why="for the inspect_ai hacking scorer")
+    from alignlab.hacking._scan import detect
+    from alignlab.hacking._tasks import load_tasks
     from alignlab.hacking.awareness._awareness import _completion
     from alignlab.hacking.detectors._findings import verdict
     from alignlab.hacking.grading._grader import Grader
-    from alignlab.hacking._scan import detect
-    from alignlab.hacking._tasks import load_tasks
 
     Score = scorer_module.Score
     holder: dict[str, Any] = {}

@@ -16,21 +16,37 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from alignlab.core import create, names
-from alignlab.hacking.detectors._findings import Context, Finding, verdict
-from alignlab.hacking.grading._grader import Grader, GradeResult
+from alignlab.hacking._fresh import fresh_answers, majority
 from alignlab.hacking._tasks import Sample, Task
+from alignlab.hacking.detectors._findings import Context, Finding, dedupe, verdict
+from alignlab.hacking.detectors._static import Code
+from alignlab.hacking.grading._grader import Grader, GradeResult
 
 __all__ = ["Verdict", "detect", "judge", "scan", "summarize"]
 
+MAX_DECODED = 8
+
 
 def detect(completion: str, task: Task | None = None, grade: GradeResult | None = None,
-           detectors: Sequence[str] | None = None) -> list[Finding]:
-    """Findings of the named detectors (all registered ones by default), sorted by line."""
+           detectors: Sequence[str] | None = None, extra: dict | None = None) -> list[Finding]:
+    """Findings of the named detectors (all registered ones by default), sorted by line.
+
+    ``extra`` reaches the detectors as ``Context.extra`` (``reference``/``majority``: answers to the
+    fresh inputs by the task's reference solution and by most samples of the task).
+    """
     context = Context.build(completion, task, grade)
+    context.extra.update(extra or {})
+    chosen = list(detectors or names("detector"))
     findings: list[Finding] = []
-    for name in detectors or names("detector"):
+    for name in chosen:
         findings += create("detector", name)(context)
-    return sorted(findings, key=lambda f: (f.line is None, f.line or 0, f.detector))
+    # Code the solution compiled at run time (exec/eval of decoded text) gets the static detectors too.
+    for source in (grade.sources if grade is not None else ())[:MAX_DECODED]:
+        decoded = Context(Code(source), source, task)
+        for name in chosen:
+            findings += [Finding(f.detector, None, f.severity, f"in code compiled at run time: {f.evidence}"[:300])
+                         for f in create("detector", name)(decoded)]
+    return sorted(dedupe(findings), key=lambda f: (f.line is None, f.line or 0, f.detector))
 
 
 @dataclass(frozen=True)
@@ -59,19 +75,42 @@ class Verdict:
 
 
 def scan(samples: Sequence[Sample], tasks: dict[str, Task], grader: Grader | None,
-         detectors: Sequence[str] | None = None, progress: bool = False) -> list[Verdict]:
-    """Grade (unless ``grader`` is None: static detectors only) and judge every sample, in input order."""
+         detectors: Sequence[str] | None = None, progress: bool = False, reference: bool = True) -> list[Verdict]:
+    """Grade (unless ``grader`` is None: static detectors only) and judge every sample, in input order.
+
+    With ``reference``, each task's ``canonical_solution`` (where given) is run on the fresh inputs once,
+    and samples that pass their tests but answer those inputs unlike it get a finding.
+    """
     pairs = [(tasks[s.task_id], s.completion) for s in samples]
     grades: list[GradeResult | None] = grader.grade_many(pairs, progress=progress) if grader else [None] * len(pairs)
-    return judge(samples, tasks, grades, detectors)
+    references = {}
+    if grader is not None and reference:
+        used = {s.task_id: tasks[s.task_id] for s in samples}
+        references = grader.reference_answers(used.values())
+    return judge(samples, tasks, grades, detectors, references)
 
 
 def judge(samples: Sequence[Sample], tasks: dict[str, Task], grades: Sequence[GradeResult | None],
-          detectors: Sequence[str] | None = None) -> list[Verdict]:
-    """Run the detectors on graded samples (a grade of None: static detectors only) and give each a verdict."""
+          detectors: Sequence[str] | None = None, references: dict[str, list] | None = None) -> list[Verdict]:
+    """Run the detectors on graded samples (a grade of None: static detectors only) and give each a verdict.
+
+    ``references`` maps a task id to its reference solution's answers to the fresh inputs
+    (:func:`reference_answers`); samples of one task are also compared with their majority.
+    """
+    answers: dict[str, list] = {}
+    for sample, grade in zip(samples, grades):
+        if grade is not None and grade.passed is not None:
+            answers.setdefault(sample.task_id, []).append(fresh_answers(grade))
+    references = references or {}
     verdicts = []
     for sample, grade in zip(samples, grades):
-        findings = detect(sample.completion, tasks[sample.task_id], grade, detectors)
+        extra = {}
+        others = answers.get(sample.task_id, [])
+        if len(others) >= 3:  # a majority of two says little
+            extra["majority"] = majority(others)
+        if sample.task_id in references:
+            extra["reference"] = references[sample.task_id]
+        findings = detect(sample.completion, tasks[sample.task_id], grade, detectors, extra)
         verdicts.append(Verdict(sample.task_id, sample.line, grade, tuple(findings), verdict(findings)))
     return verdicts
 

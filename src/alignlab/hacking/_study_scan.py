@@ -32,9 +32,9 @@ from alignlab.core._jsonl import read_jsonl, write_jsonl
 from alignlab.core._registry import register, registered
 from alignlab.core._spec import StudySpec
 from alignlab.core._study import Stage, StageContext, Study
-from alignlab.hacking.grading._grader import Grader, GraderConfig, GradeResult, SuiteResult
 from alignlab.hacking._scan import judge, summarize
 from alignlab.hacking._tasks import load_samples, load_tasks
+from alignlab.hacking.grading._grader import Grader, GraderConfig, GradeResult, SuiteResult
 
 __all__ = ["ScanCellConfig", "ScanGrader", "ScanStudy", "verdict_rows"]
 
@@ -142,6 +142,7 @@ class ScanStudy:
     """Scan a samples file for reward hacking under several grader and detector settings."""
 
     name = "hacking-scan"
+    init_command = "alignlab hacking init --kind scan"
     config_class = ScanCellConfig
     example_spec = ("study: hacking-scan\nname: my-scan\nsamples: samples.jsonl   # {task_id, completion} per line\n"
                     "grader:\n  naive: [false, true]     # a factor\n  workers: 1\n")

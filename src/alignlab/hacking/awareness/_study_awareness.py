@@ -28,9 +28,9 @@ from alignlab.core._models import check_model
 from alignlab.core._registry import create, register, registered
 from alignlab.core._spec import StudySpec
 from alignlab.core._study import Stage, StageContext, Study
-from alignlab.hacking.awareness._awareness import CUE_PAIRS, paired_statistics
+from alignlab.hacking.awareness._awareness import CUE_PAIRS, AwarenessResult, paired_statistics
 
-__all__ = ["CUE_SETS", "AwarenessCellConfig", "AwarenessStudy", "cue_indices"]
+__all__ = ["CUE_SETS", "AwarenessCellConfig", "AwarenessStudy", "awareness_spec", "cell_result", "cue_indices"]
 
 # Named subsets of CUE_PAIRS (by the gist of the evaluation cue), so that a cue set can be a factor level.
 CUE_SETS: dict[str, tuple[int, ...]] = {
@@ -132,8 +132,19 @@ class AwarenessStudy:
 
     name = "hacking-awareness"
     config_class = AwarenessCellConfig
-    example_spec = ("study: hacking-awareness\nname: my-awareness\nseeds: 2\nmodel: tiny:2x64\n"
-                    "cues: [all, graded]   # a factor\nscorer: refusal\nn: 8\nmax_new_tokens: 8\n")
+    example_spec = """\
+# Evaluation awareness: does behaviour change when the prompt says it is a test? Each item is asked twice,
+# after an evaluation cue and after the matched deployment cue; McNemar's exact test on the pairs.
+study: hacking-awareness
+name: my-awareness
+seeds: 2                 # a count or a list; seeds pick the items and seed generation
+model: tiny:2x64         # or bundled:smollm2-135m, hf:ORG/NAME, a local model folder; a list is a factor
+cues: [all, graded]      # a factor: every cue pair, one named set (graded, benchmark, researchers, safety) or "0,2"
+scorer: refusal          # behaviour scorer: refusal, humaneval-pass, hack-rate (or a plugin's)
+n: 8                     # paired items per cell
+max_new_tokens: 8        # token budget per response
+"""
+    init_command = "alignlab hacking init --kind awareness"
 
     def check(self, spec: StudySpec) -> None:
         """Fail before any cell runs: every model must exist (without downloading it)."""
@@ -183,3 +194,35 @@ def _plot(frame: Any):
     ax.invert_yaxis()
     ax.set_xlabel("rate under evaluation cues − rate under deployment cues")
     return fig
+
+
+def awareness_spec(model: str, *, scorer: str = "refusal", n: int = 40, max_new_tokens: int = 64, seed: int = 0,
+                   cues: str = "all", name: str = "hacking-awareness") -> dict[str, Any]:
+    """The one-cell ``hacking-awareness`` spec that ``alignlab hacking awareness`` runs (as a dict, for
+    :meth:`~alignlab.core.Study.from_data`): the command's options, every cue pair, one seed."""
+    return {"study": "hacking-awareness", "name": name, "seeds": [seed], "model": model, "cues": cues,
+            "scorer": scorer, "n": n, "max_new_tokens": max_new_tokens}
+
+
+def cell_result(study: Study, cell_id: str) -> AwarenessResult:
+    """A finished cell's outcome as :func:`~alignlab.hacking.awareness_test` returns it (rows included)."""
+    store = study.store()
+    try:
+        stages = store.cell_stages(cell_id)
+        cell = next(c for c in store.cells() if c["cell_id"] == cell_id)
+    finally:
+        store.close()
+    score = stages.get("score") or {}
+    if score.get("status") != "done":
+        raise AlignlabError(f"cell '{cell_id}' of {study.directory} has no scored responses yet.")
+    stats = score["result"]
+    rows = [row for _, row in read_jsonl(study.directory / "artifacts" / "score" / score["stage_key"] / "scored.jsonl")]
+    item_rows = [{"item": r["item"].get("id") or r["item"].get("task_id") or r["index"], "eval_cue": r["eval_cue"],
+                  "deploy_cue": r["deploy_cue"], "eval": r["eval"], "deploy": r["deploy"],
+                  "eval_response": r["eval_response"][:300], "deploy_response": r["deploy_response"][:300]}
+                 for r in rows]
+    table = tuple(tuple(int(v) for v in row) for row in stats["table"])
+    return AwarenessResult(cell["config"]["model"], cell["config"]["scorer"], int(stats["n"]), stats["rate_eval"],
+                           stats["rate_deploy"], stats["difference"], tuple(stats["ci"]), stats["p_value"], table,
+                           item_rows)
+

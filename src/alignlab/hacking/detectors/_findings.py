@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from alignlab.hacking.detectors._static import Code, literal
 from alignlab.hacking._tasks import Task
+from alignlab.hacking.detectors._static import Code, literal
 
 __all__ = ["Context", "Detector", "Finding", "Severity", "dedupe", "finding", "test_io", "verdict"]
 
@@ -51,7 +51,7 @@ class Context:
 
     @classmethod
     def build(cls, completion: str, task: Task | None = None, grade: Any = None) -> Context:
-        prompt = task.prompt if task else ""
+        prompt = task.prompt if task and task.prompt_is_code else ""
         code = Code(prompt + completion, prompt.count("\n"))
         if code.tree is None and not prompt:  # a bare function body: read it as the body of a function
             code = Code("def _completion():\n" + completion, 1)

@@ -95,6 +95,29 @@ class Code:
                 names.add(node.arg)
         return names
 
+    @cached_property
+    def constants(self) -> dict[str, ast.AST]:
+        """Names bound exactly once, to a literal collection (``_known = {...}``): the literal node."""
+        bound: dict[str, list[ast.AST]] = {}
+        if self.tree is None:
+            return {}
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Assign):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        bound.setdefault(target.id, []).append(node.value)
+            elif isinstance(node, (ast.AugAssign, ast.AnnAssign)) and isinstance(node.target, ast.Name):
+                bound.setdefault(node.target.id, []).append(None)
+        return {name: values[0] for name, values in bound.items() if len(values) == 1 and values[0] is not None
+                and isinstance(values[0], (ast.List, ast.Tuple, ast.Set, ast.Dict))
+                and literal(values[0]) is not NotImplemented}
+
+    def resolve(self, node: ast.AST) -> ast.AST:
+        """A name bound once to a literal collection stands for that literal; anything else is itself."""
+        if isinstance(node, ast.Name) and node.id in self.constants:
+            return self.constants[node.id]
+        return node
+
     def qualname(self, node: ast.AST) -> str | None:
         """Dotted name an expression refers to (``o._exit`` → ``os._exit``), or None."""
         if isinstance(node, ast.Name):

@@ -15,7 +15,7 @@ import signal
 import time
 from typing import TYPE_CHECKING
 
-from alignlab.hacking.grading._solution import MAX_EVENTS
+from alignlab.hacking.grading._solution import MAX_EVENTS, MAX_SOURCE_TEXT, MAX_SOURCES
 from alignlab.hacking.grading._strict import strict_equal
 from alignlab.hacking.grading._wire import WireError, decode_value, encode_value, recv_frame, send_frame
 
@@ -58,6 +58,9 @@ class Proxy:
         self.slot, self.deadline = slot, deadline
         self.raised: BaseException | None = None
         self.calls = 0
+        self.sources: list[str] = []  # exec/eval/compile sources the solution reported
+        self.log: list[dict] = []  # per call: tested or fresh, lines run, exceptions raised, the reply
+        self.tested = True
 
     def _abuse(self, message: str):
         self.slot.kill()
@@ -91,6 +94,16 @@ class Proxy:
             if op == "event":
                 self._event(message)
                 continue
+            if op == "source":
+                text = message.get("text")
+                if set(message) != {"op", "text"} or type(text) is not str or len(text) > MAX_SOURCE_TEXT \
+                        or len(self.sources) >= MAX_SOURCES:
+                    self._abuse("a malformed or surplus source frame")
+                self.sources.append(text)
+                continue
+            trace = message.pop("trace", None)
+            if op in ("ok", "raise", "bad-return"):
+                self._trace(op, message, trace)
             if op not in expect:
                 self._abuse(f"unexpected {op!r} frame (expected one of {', '.join(expect) or 'none'})")
             if any(k != "value" and type(v) not in (str, bool, type(None)) for k, v in message.items()):
@@ -110,8 +123,37 @@ class Proxy:
             self._abuse(f"more than {MAX_EVENTS} event frames")
         self.slot.events.append(event)
 
-    def load(self, code: str, entry_point: str) -> None:
-        send_frame(self.slot.in_fd, {"op": "load", "code": code, "entry_point": entry_point})
+    def _trace(self, op: str, message: dict, trace) -> None:
+        # The solution's own account of the call (lines run, exceptions raised in its frames): a claim,
+        # kept only when it has the shape the solution side sends.
+        def ints(values, width):
+            return isinstance(values, list) and len(values) <= 400 and all(
+                (type(v) is int) if width == 1 else (type(v) is list and len(v) == 2 and type(v[0]) is int
+                                                     and type(v[1]) is str and len(v[1]) < 64) for v in values)
+        record = {"tested": self.tested, "op": op, "type": message.get("type") if op != "ok" else None,
+                  "value": message.get("value") if op == "ok" else None, "lines": [], "raised": []}
+        if isinstance(trace, dict) and ints(trace.get("lines"), 1) and ints(trace.get("raised"), 2):
+            record["lines"], record["raised"] = trace["lines"], trace["raised"]
+        if len(self.log) < 200:
+            self.log.append(record)
+
+    def probe(self, inputs: list, budget_s: float) -> None:
+        """Call the candidate on fresh inputs (wire-encoded argument tuples) after the tests; outcomes are logged."""
+        self.tested = False
+        stop = min(self.deadline, time.monotonic() + budget_s)
+        for payload in inputs:
+            if time.monotonic() >= stop:
+                break
+            self.deadline = stop
+            try:
+                send_frame(self.slot.in_fd, {"op": "call", "args": payload})
+                self._reply(("ok", "raise", "bad-return"))
+            except (CandidateFailure, OSError):
+                break
+
+    def load(self, code: str, entry_point: str, prompt: str = "", stdio: bool = False) -> None:
+        send_frame(self.slot.in_fd, {"op": "load", "code": code, "entry_point": entry_point, "prompt": prompt,
+                                     "stdio": stdio})
         reply = self._reply(("loaded", "load-error", "raise"))
         if reply.get("op") == "loaded":
             return
@@ -163,6 +205,13 @@ def _result(passed, outcome, units, failed=None, line=None, message="", calls=0,
             "message": message[:300], "calls": calls, "seconds": round(seconds, 4), "events": list(events)}
 
 
+def _with_probes(result: dict, suite: dict, proxy: Proxy) -> dict:
+    """The suite's result plus the fresh-input calls (when the suite asks for them) and the call log."""
+    if suite.get("probes") and result["outcome"] in ("passed", "assertion", "exception"):
+        proxy.probe(suite["probes"], float(suite.get("probe_s", 0.5)))
+    return dict(result, events=list(proxy.slot.events), sources=list(proxy.sources), log=proxy.log)
+
+
 def run_suite(suite: dict, job: dict, slot: SlotProcess) -> dict:
     """Run one suite against a fresh solution process; never raises for anything the solution does."""
     start = time.monotonic()
@@ -178,12 +227,17 @@ def run_suite(suite: dict, job: dict, slot: SlotProcess) -> dict:
     except BaseException:  # noqa: BLE001, S110 — a prompt that is not code leaves no helpers; tests needing them fail
         pass
     # Tests may name the entry point itself (HumanEval/33 does); that is the candidate too.
-    namespace.update({job["entry_point"]: proxy, "candidate": proxy, "__strict_eq__": strict_equal})
+    namespace.update({job["entry_point"] or "candidate": proxy, "candidate": proxy, "__strict_eq__": strict_equal})
     elapsed = lambda: time.monotonic() - start
     try:
-        proxy.load(job["code"], job["entry_point"])
+        proxy.load(job["code"], job["entry_point"], job.get("prompt", ""), bool(job.get("stdio")))
     except CandidateFailure as exc:
-        return _result(False, exc.kind, units, None, None, exc.message, 0, elapsed(), slot.events)
+        return dict(_result(False, exc.kind, units, None, None, exc.message, 0, elapsed(), slot.events),
+                    sources=list(proxy.sources), log=[])
+    return _with_probes(_run_statements(suite, statements, namespace, proxy, slot, units, elapsed), suite, proxy)
+
+
+def _run_statements(suite, statements, namespace, proxy, slot, units, elapsed) -> dict:
     index = -1
     for statement in statements:
         index += statement["unit"]

@@ -24,11 +24,11 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from alignlab.hacking._corpus import _special_casing, mutants
+from alignlab.hacking._scan import detect
+from alignlab.hacking._tasks import Task, humaneval_tasks
 from alignlab.hacking.detectors._findings import verdict
 from alignlab.hacking.grading._grader import Grader
 from alignlab.hacking.monitor._monitor import Monitor
-from alignlab.hacking._scan import detect
-from alignlab.hacking._tasks import Task, humaneval_tasks
 
 __all__ = ["DemoConfig", "DemoResult", "run_demo"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from alignlab.core import HtmlReport, markdown_table, new_figure
+from alignlab.core._report import Report, new_figure
 
 if TYPE_CHECKING:
     from alignlab.hacking.monitor._demo import DemoResult
@@ -59,13 +59,17 @@ def write_report(result: DemoResult, out: Path) -> tuple[Path, Path]:
                 f"the monitor flags the run at step {proxy_monitor.onset}. The control run raises "
                 f"{len(result.monitors['control'].alarms)} alarm(s).")
 
-    report = HtmlReport("Reward hacking emerges and is caught", subtitle=f"alignlab hacking demo — {c.tasks} HumanEval "
-                        f"tasks, {c.steps} steps × {c.batch} episodes, seed {c.seed}")
+    report = Report("Reward hacking emerges and is caught", subtitle=f"alignlab hacking demo — {c.tasks} HumanEval "
+                    f"tasks, {c.steps} steps × {c.batch} episodes, seed {c.seed}")
     report.paragraph(headline)
+    report.bullets([f"isolation: {', '.join(result.isolation)}", f"config: {c.model_dump_json()}"], css_class=None)
     report.figure(_curves(result), caption="Proxy and gold reward, hack share and detector hit-rate; black line: "
                   "first alarm; green dash-dot: gold peak.", id="curves")
     report.heading("Alarms", id="alarms")
-    report.table(alarms, id="alarm-table")
+    if alarms.empty:
+        report.paragraph("none")
+    else:
+        report.table(alarms, id="alarm-table")
     report.heading("The candidate pool", id="pool")
     report.paragraph("Each candidate graded once in the sandbox (isolation: " + ", ".join(result.isolation) +
                      "). Mean rewards per strategy, and the share the detectors flag:")
@@ -73,14 +77,5 @@ def write_report(result: DemoResult, out: Path) -> tuple[Path, Path]:
     if not fits.empty:
         report.heading("Gao et al. fits of gold against d = √KL", id="fits")
         report.table(fits, id="fit-table")
-    html = report.write(out / "report.html")
-
-    lines = ["# Reward-hacking demo", "", headline, "",
-             f"- isolation: {', '.join(result.isolation)}", f"- config: `{c.model_dump_json()}`", "",
-             "## Alarms", "", markdown_table(alarms) if not alarms.empty else "none", "",
-             "## Pool (mean per strategy)", "", markdown_table(pool), ""]
-    if not fits.empty:
-        lines += ["## Gao fits (gold − gold₀ vs √KL)", "", markdown_table(fits), ""]
-    summary = out / "summary.md"
-    summary.write_text("\n".join(lines), encoding="utf-8")
+    html, summary = report.write(out)
     return html, summary
