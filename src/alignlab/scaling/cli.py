@@ -4,10 +4,24 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from alignlab.core._cli import (
+    Address,
+    Executor,
+    Retries,
+    Workers,
+    check_options,
+    out_option,
+    output_dir,
+    output_file,
+    user_file,
+)
+from alignlab.core._errors import AlignlabError
 
 app = typer.Typer(help="Scaling laws: fit L(N, D) = E + A/N^α + B/D^β, isoFLOP profiles, compute-equivalent gains.",
                   no_args_is_help=True)
@@ -99,3 +113,58 @@ def audit(
                   f" {summary['held_out_rows']} held-out rows: mean |error| {100 * summary['mean_abs_rel_error']:.2f}%,"
                   f" max {100 * summary['max_abs_rel_error']:.2f}%, mean signed {100 * summary['mean_rel_error']:+.2f}%.",
                   highlight=False)
+
+
+# --- the grid of training runs: a study kind on the core engine ---------------------------------------------
+@app.command()
+@check_options
+def run(
+    spec: Annotated[Path, typer.Argument(help="Study spec (YAML); `alignlab scaling init` writes an example.")],
+    out: Annotated[Path | None, out_option("Study folder (default: studies/<spec name>). Re-running resumes it.")] = None,
+    executor: Executor = "local",
+    workers: Workers = 1,
+    address: Address = None,
+    retries: Retries = 1,
+    retry_failed: Annotated[bool, typer.Option(help="Re-run cells that failed in an earlier run.")] = True,
+) -> None:
+    """Run a scaling grid (one training run per cell); finished runs are skipped, so re-running resumes."""
+    from alignlab.core._study import Study, run_exit_status
+
+    with user_file(spec, "a YAML study spec"):
+        study = Study.from_spec(spec, out=out)
+    if study.spec.kind != "scaling":
+        raise AlignlabError(f"{spec}: field 'study' is '{study.spec.kind}', not 'scaling'; run it with `alignlab run {spec}`.")
+    output_dir(study.directory)  # only once the spec is known good, so a bad spec leaves nothing behind
+    counts = study.run(executor=executor, workers=workers, address=address, retries=retries, retry_failed=retry_failed)
+    code = run_exit_status(study, counts, Console(stderr=True))
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command()
+def report(study_dir: Annotated[Path, typer.Argument(help="A scaling study folder (holds spec.yaml and results.sqlite).")]) -> None:
+    """(Re)write report.html and summary.md of a scaling study, also while it is still running."""
+    from alignlab.core._study import Study
+
+    study = Study.restore(study_dir, check=False)
+    if study.spec.kind != "scaling":
+        raise AlignlabError(f"'{study_dir}' holds a '{study.spec.kind}' study, not a scaling one; use `alignlab report {study_dir}`.")
+    study.store().close()  # a damaged store is one clear error here, whatever the report reads
+    for path in study.kind.report(study):
+        typer.echo(path)
+
+
+@app.command()
+@check_options
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the example spec.")] = Path("scaling-study.yaml"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented example spec (the 24-run CPU study) to start from."""
+    from alignlab.scaling._study import EXAMPLE_SPEC
+
+    if path.exists() and not path.is_dir() and not force:
+        raise AlignlabError(f"'{path}' already exists; pass --force to overwrite it or choose another path.")
+    output_file(path, "")
+    path.write_text(EXAMPLE_SPEC, encoding="utf-8")
+    Console(stderr=True).print(f"Wrote {path}. Edit it, then run: alignlab scaling run {path}", highlight=False)
