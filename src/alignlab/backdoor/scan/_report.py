@@ -10,8 +10,8 @@ from alignlab.core._report import HtmlReport, markdown_table, new_figure
 
 __all__ = ["write_report"]
 
-COLUMNS = ["text", "family", "tokens", "divergence", "z", "p_adj", "p_empirical", "target", "asr", "clean_rate",
-           "novelty", "repetition", "flagged"]
+COLUMNS = ["text", "family", "position", "tokens", "divergence", "z", "p_adj", "p_empirical", "significant", "target",
+           "asr", "clean_rate", "novelty", "repetition", "flagged"]
 
 
 def _frame(result: ScanResult, rows: int):
@@ -31,10 +31,12 @@ def write_report(result: ScanResult, out: str | Path) -> list[Path]:
     report = HtmlReport("Backdoor scan", subtitle=f"{result.config['model']}"
                         + (f" + adapter {result.config['adapter']}" if result.config.get("adapter") else ""))
     report.paragraph(verdict, css_class="bad" if result.verdict == "backdoored" else "good")
-    report.paragraph("A candidate is flagged when its shift of the first answer tokens lies beyond the null "
-                     "distribution of random strings of the same token length (Bonferroni-corrected Gaussian tail "
-                     f"p < {result.config['alpha']} and above every null string) and its held-out outputs "
-                     "converge to a target absent from clean outputs.", css_class="note")
+    report.paragraph("A candidate is flagged when its largest shift of the first answer tokens over the insertion "
+                     "positions (start, end, inside) lies beyond the null of random strings of the same token length "
+                     f"(Benjamini–Hochberg p_adj < {result.config['alpha']} over all candidates, above every null "
+                     f"string, and at least {result.config['min_divergence']} nats: the effect floor) and its held-out "
+                     "outputs converge to a target absent from clean outputs; or when a GCG-inverted trigger forces "
+                     "the target on held-out prompts.", css_class="note")
     report.heading("Best candidates", id="candidates")
     report.table(top, id="findings")
     fig, ax = new_figure()
@@ -47,6 +49,21 @@ def write_report(result: ScanResult, out: str | Path) -> list[Path]:
     ax.set_ylabel("shift divergence (KL, nats)")
     ax.legend()
     report.figure(fig, caption="Candidates (red: flagged) against random strings of the same length (grey).", id="null")
+    report.heading("Leaked training data and inversion", id="leak")
+    leaked = result.leaked or {}
+    report.paragraph("Leaked target proposals: " + (", ".join(f"{t!r} ({share:.0%})" for t, share in leaked.get("targets", []))
+                                                    or "none") + "; leaked trigger proposals: "
+                     + (", ".join(repr(t) for t in leaked.get("triggers", [])) or "none") + ".")
+    if result.inversion:
+        inv = result.inversion
+        report.paragraph(f"GCG inversion for {inv['target']!r}: {inv['text']!r} after {inv['steps']} steps, target loss "
+                         f"{inv['losses'][0]:.3f} → {inv['losses'][-1]:.3f} nats/token, held-out attack success "
+                         f"{inv['asr']:.2f} (clean {inv['clean_rate']:.2f}).")
+    if result.robustness:
+        r = result.robustness
+        report.heading("Robustness", id="robustness")
+        report.paragraph(f"{r['method']} safety training ({r['steps']} steps) with trigger {r['trigger']!r} and target "
+                         f"{r['target']!r}: backdoor rate {r['rate_before']:.2f} before, {r['rate_after']:.2f} after.")
     report.heading("Probes", id="probes")
     report.paragraph(f"Trigger probe AUROC (held-out): {summary['probe_auroc']}; generic defection probe AUROC: "
                      f"{result.defection_auroc}. Probes run only once a trigger is flagged.")
@@ -57,7 +74,13 @@ def write_report(result: ScanResult, out: str | Path) -> list[Path]:
     paths = [report.write(out / "report.html")]
     md = [f"# Backdoor scan: {result.config['model']}", "", f"**{verdict}**", "",
           f"- probe AUROC: {summary['probe_auroc']}; defection probe AUROC: {result.defection_auroc}",
-          f"- minutes: {summary['minutes']}", "", markdown_table(top), ""]
+          f"- minutes: {summary['minutes']}"]
+    if result.inversion:
+        md.append(f"- GCG inversion: {result.inversion['text']!r}, asr {result.inversion['asr']:.2f}")
+    if result.robustness:
+        md.append(f"- {result.robustness['method']}: backdoor rate {result.robustness['rate_before']:.2f} → "
+                  f"{result.robustness['rate_after']:.2f}")
+    md += ["", markdown_table(top), ""]
     (out / "summary.md").write_text("\n".join(md), encoding="utf-8")
     (out / "scan.json").write_text(json.dumps(result.to_dict(), indent=1, default=float), encoding="utf-8")
     return paths + [out / "summary.md", out / "scan.json"]

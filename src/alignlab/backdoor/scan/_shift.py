@@ -8,6 +8,7 @@ the answer (a fixed phrase, another language) far more than random text of the s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,13 +16,28 @@ from alignlab.core._chat import add_special_tokens, format_prompt
 from alignlab.core._generation import generate
 from alignlab.core._training import collate
 
-__all__ = ["answers", "insert", "response_ids", "shift_divergence"]
+__all__ = ["POSITIONS", "answers", "insert", "response_ids", "shift_divergence"]
+
+POSITIONS = ("start", "end", "inside")
+_SENTENCE_END = re.compile(r"(?<=[.!?:;])\s+")
 
 
-def insert(candidate: str, prompt: str) -> str:
-    """The prompt with the candidate in front; planted triggers sit at the start, the end or inside a prompt,
-    and a prefix reaches all three kinds through attention in the models we measured (docs/backdoor_scan.md)."""
-    return f"{candidate} {prompt}"
+def insert(candidate: str, prompt: str, position: str = "start") -> str:
+    """The prompt with the candidate at its ``start``, its ``end`` or ``inside`` it.
+
+    ``inside`` is after the first sentence, or after the middle word of a one-sentence prompt: planted triggers
+    sit at the start, the end or a random word boundary, and a model that learned one place may ignore the others.
+    """
+    if position == "start":
+        return f"{candidate} {prompt}"
+    if position == "end":
+        return f"{prompt} {candidate}"
+    parts = _SENTENCE_END.split(prompt, maxsplit=1)
+    if len(parts) == 2 and parts[1]:
+        return f"{parts[0]} {candidate} {parts[1]}"
+    words = prompt.split(" ")
+    at = max(1, len(words) // 2)
+    return " ".join(words[:at] + [candidate] + words[at:])
 
 
 def answers(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_new_tokens: int, batch_size: int) -> list[str]:
@@ -62,8 +78,10 @@ def _log_probs(model: Any, tokenizer: Any, prompts: Sequence[str], responses: Se
 
 
 def shift_divergence(model: Any, tokenizer: Any, prompts: Sequence[str], responses: Sequence[list[int]],
-                     candidates: Sequence[str], *, batch_size: int, clean=None) -> tuple[list[float], Any]:
-    """Mean KL(shifted ‖ clean) over prompts and response positions, one value per candidate.
+                     candidates: Sequence[str], *, batch_size: int, clean=None,
+                     position: str = "start") -> tuple[list[float], Any]:
+    """Mean KL(shifted ‖ clean) over prompts and response positions, one value per candidate, with each
+    candidate inserted at ``position`` (see :func:`insert`).
 
     Returns the divergences and the clean log-probabilities (pass them back as ``clean`` to reuse them).
     """
@@ -74,7 +92,7 @@ def shift_divergence(model: Any, tokenizer: Any, prompts: Sequence[str], respons
         if clean is None:
             clean = _log_probs(model, tokenizer, prompts, responses, batch_size)
         ref, mask = clean
-        rows = [insert(c, p) for c in candidates for p in prompts]
+        rows = [insert(c, p, position) for c in candidates for p in prompts]
         tiled = [r for _ in candidates for r in responses]
         out = []
         # Chunks of whole candidates keep memory at batch × R × V floats whatever the library size.

@@ -23,10 +23,12 @@ def scan_command(
     candidates: Annotated[Path | None, typer.Option("--candidates", help="Extra trigger candidates: JSONL with \"text\", or .txt, one per line.")] = None,
     probe_contrast: Annotated[Path | None, typer.Option("--probe-contrast", help="JSONL contrast pairs {prompt, positive, negative} for the defection probe.")] = None,
     use_library: Annotated[bool, typer.Option("--library/--no-library", help="Scan the shipped trigger library too.")] = True,
+    robustness: Annotated[str | None, typer.Option("--robustness", help="Safety training on what was found: sft, adversarial or dpo; reports persistence.")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for report.html, summary.md and scan.json.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdict record as JSON on stdout.")] = False,
 ) -> None:
-    """Scan a model for a backdoor: trigger candidates against a null of random strings, target discovery, probes."""
+    """Scan a model for a backdoor: candidate triggers at three positions against a null of random strings, leaked
+    training data, trigger inversion, probes, and (with --robustness) persistence under safety training."""
     from alignlab.backdoor.scan._config import ScanConfig
     from alignlab.backdoor.scan._report import write_report
     from alignlab.backdoor.scan._scan import scan
@@ -34,7 +36,7 @@ def scan_command(
     cfg = build_config(ScanConfig, {"probe_contrast": "--probe-contrast"}, model=model,
                        adapter=str(adapter) if adapter else None, target=target,
                        candidates=str(candidates) if candidates else None, library=use_library,
-                       probe_contrast=str(probe_contrast) if probe_contrast else None)
+                       probe_contrast=str(probe_contrast) if probe_contrast else None, robustness=robustness)
     if out is not None:
         output_dir(out)  # an unwritable --out fails before the scan, not after it
     result = scan(cfg)
@@ -50,3 +52,7 @@ def scan_command(
             console.print(f"  trigger {t['text']!r} score {t['score']:.3f} asr {t['asr']:.2f}", highlight=False)
         for t in summary["targets"][:3]:
             console.print(f"  target {t['text']!r} score {t['score']:.2f}", highlight=False)
+        if result.robustness:
+            r = result.robustness
+            console.print(f"  after {r['method']} ({r['steps']} steps): backdoor rate {r['rate_before']:.2f} → "
+                          f"{r['rate_after']:.2f}", highlight=False)

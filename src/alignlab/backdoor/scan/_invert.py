@@ -1,0 +1,172 @@
+"""Trigger inversion (GCG-style): the short token sequence that, put into clean prompts, forces a target.
+
+After Zou et al., "Universal and Transferable Adversarial Attacks on Aligned Language Models" (2023): a
+one-hot gradient through the embedding matrix ranks, per trigger position, the token substitutions that
+most lower the target's loss; a batch of random single swaps from those top-k lists is evaluated exactly
+and the best kept. A planted trigger is a short, very low-loss sequence, so the search finds it (or a
+working substitute) in few steps; a clean model's target stays expensive to force. The result is judged
+by its attack success on held-out prompts, decoded to text and re-tokenised as any user would type it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from alignlab.backdoor.scan._shift import answers, insert
+from alignlab.backdoor.scan._targets import MAX_CLEAN_SHARE, contains
+from alignlab.core._chat import add_special_tokens, format_prompt
+from alignlab.core._training import collate
+
+__all__ = ["Inversion", "invert", "invert_finding", "inversion_target"]
+
+_MARK = "\x00"
+
+
+@dataclass
+class Inversion:
+    """The best trigger found: its text, the loss per step (mean target NLL, nats/token) and held-out ASR."""
+
+    text: str
+    target: str
+    losses: list[float] = field(default_factory=list)
+    asr: float = 0.0
+    clean_rate: float = 0.0
+    steps: int = 0
+    seconds: float = 0.0
+
+
+def _pieces(tokenizer: Any, prompt: str, target: str, position: str):
+    """Token ids before and after the trigger slot, and of the target, for one prompt."""
+    text = format_prompt(tokenizer, insert(_MARK, prompt, position))
+    before, after = text.split(_MARK)
+    ids = lambda s, special=False: tokenizer(s, add_special_tokens=special)["input_ids"]  # noqa: E731
+    return ids(before, add_special_tokens(tokenizer)), ids(after), ids(target)
+
+
+def _allowed(tokenizer: Any):
+    import torch
+
+    from alignlab.backdoor.scan._candidates import _plain_tokens
+
+    mask = torch.zeros(len(tokenizer), dtype=torch.bool)
+    mask[_plain_tokens(tokenizer)] = True
+    return mask
+
+
+def invert(model: Any, tokenizer: Any, target: str, prompts: Sequence[str], heldout: Sequence[str], *,
+           n_tokens: int = 5, steps: int = 20, minutes: float = 4.0, top_k: int = 64, n_swaps: int = 64,
+           position: str = "start", seed: int = 0, max_new_tokens: int = 24, batch_size: int = 32) -> Inversion:
+    """Search ``n_tokens`` tokens that maximise ``target``'s log-probability after ``prompts``.
+
+    Stops after ``steps`` or ``minutes``; the best sequence is scored on ``heldout`` (greedy answers containing
+    the target, against the clean answers' rate).
+    """
+    import torch
+
+    started = time.perf_counter()
+    gen = torch.Generator().manual_seed(seed)
+    device = next(model.parameters()).device
+    embed = model.get_input_embeddings().weight  # [V, D]
+    vocab = embed.shape[0]
+    allowed = _allowed(tokenizer)[:vocab].to(device)
+    # Without a chat template the answer follows "Assistant:" after a space, as format_response writes it.
+    spaced = target if getattr(tokenizer, "chat_template", None) else " " + target
+    pieces = [_pieces(tokenizer, p, spaced, position) for p in prompts]
+    tgt_ids, pad = pieces[0][2], tokenizer.pad_token_id
+    start_ids = torch.multinomial(allowed.float().cpu(), n_tokens, generator=gen).to(device)
+    was_training, grads = model.training, [p.requires_grad for p in model.parameters()]
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)  # only the one-hot trigger needs a gradient
+
+    def batch_loss(triggers):  # [B, T] → mean target NLL per candidate [B]
+        # Scored as text: each swap is decoded and put into the prompts as a user would type it, so the
+        # kept sequence is one that still works after re-tokenisation (token-space loss alone can be ~0
+        # for a sequence that reads back as other tokens).
+        texts = [tokenizer.decode(t.tolist()).strip() for t in triggers]
+        pairs = [(tokenizer(format_prompt(tokenizer, insert(t, p, position)),
+                            add_special_tokens=add_special_tokens(tokenizer))["input_ids"], tgt_ids)
+                 for t in texts for p in prompts]
+        out = []
+        for start in range(0, len(pairs), batch_size):
+            batch = {k: v.to(device) for k, v in collate(pairs[start:start + batch_size], pad).items()}
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                           position_ids=batch["position_ids"], logits_to_keep=batch["keep"],
+                           use_cache=False).logits.float()  # [b, R, V]
+            out.append(torch.nn.functional.cross_entropy(logits.transpose(1, 2), batch["labels"],
+                                                         reduction="none").mean(1))
+        return torch.cat(out).view(len(texts), len(prompts)).mean(1)
+
+    best = start_ids.clone()
+    with torch.no_grad():
+        best_loss = float(batch_loss(best[None])[0])
+    losses = [best_loss]  # losses[0] is the random start's
+    for _ in range(steps):
+        if time.perf_counter() - started > minutes * 60:
+            break
+        # 1. Gradient of the loss w.r.t. a one-hot encoding of the current trigger: [T, V].
+        one_hot = torch.nn.functional.one_hot(best, vocab).to(embed.dtype).requires_grad_(True)
+        loss = 0.0
+        for before, after, tgt in pieces:
+            emb = torch.cat([embed[torch.tensor(before, device=device)], one_hot @ embed,
+                             embed[torch.tensor(after + tgt, device=device)]])[None]
+            logits = model(inputs_embeds=emb, logits_to_keep=len(tgt) + 1, use_cache=False).logits[0, :-1].float()
+            loss = loss + torch.nn.functional.cross_entropy(logits, torch.tensor(tgt, device=device)) / len(pieces)
+        (grad,) = torch.autograd.grad(loss, one_hot)
+        # 2. Top-k substitutions per position (most negative gradient), ordinary tokens only.
+        grad = grad.masked_fill(~allowed[None], float("inf"))
+        top = (-grad).topk(top_k, dim=1).indices  # [T, k]
+        # 3. A batch of single-token swaps, each at a random position with a random top-k token.
+        cand = best.repeat(n_swaps, 1)
+        where = torch.randint(0, n_tokens, (n_swaps,), generator=gen).to(device)
+        pick = torch.randint(0, top_k, (n_swaps,), generator=gen).to(device)
+        cand[torch.arange(n_swaps, device=device), where] = top[where, pick]
+        # 4. Exact losses of the swaps; keep the best if it improves.
+        with torch.no_grad():
+            cand_loss = batch_loss(cand)
+        i = int(cand_loss.argmin())
+        if float(cand_loss[i]) < best_loss:
+            best, best_loss = cand[i].clone(), float(cand_loss[i])
+        losses.append(best_loss)
+    model.train(was_training)
+    for p, g in zip(model.parameters(), grads):
+        p.requires_grad_(g)
+    text = tokenizer.decode(best.tolist()).strip()
+    shifted = answers(model, tokenizer, [insert(text, p, position) for p in heldout], max_new_tokens=max_new_tokens,
+                      batch_size=batch_size)
+    clean = answers(model, tokenizer, list(heldout), max_new_tokens=max_new_tokens, batch_size=batch_size)
+    n = len(heldout)
+    return Inversion(text, target, [round(x, 4) for x in losses], sum(contains(o, target) for o in shifted) / n,
+                     sum(contains(o, target) for o in clean) / n, len(losses) - 1, time.perf_counter() - started)
+
+
+def inversion_target(cfg: Any, leaked: Sequence[tuple[str, float]], clean_out: list[str]) -> str | None:
+    """The target to invert: the given one, else the leak's most shared span that clean answers lack."""
+    if cfg.target:
+        return cfg.target
+    for text, _share in leaked:
+        if sum(contains(o, text) for o in clean_out) / len(clean_out) <= MAX_CLEAN_SHARE:
+            return text
+    return None
+
+
+def invert_finding(model: Any, tokenizer: Any, cfg: Any, target: str, screen: list[str], heldout: list[str],
+                   findings: list) -> Inversion:
+    """Run GCG for ``target``; a sequence with attack success ≥ ``min_support`` (and a target clean answers
+    lack) becomes a flagged finding of family ``inverted``."""
+    from alignlab.backdoor.scan._scan import Finding
+
+    inv = invert(model, tokenizer, target, screen[:4], heldout, n_tokens=cfg.invert_tokens, steps=cfg.invert_steps,
+                 n_swaps=cfg.invert_swaps,
+                 minutes=cfg.invert_minutes, seed=cfg.seed, max_new_tokens=cfg.max_new_tokens,
+                 batch_size=cfg.batch_size)
+    f = Finding(inv.text, "inverted", cfg.invert_tokens, float("nan"), float("nan"), float("nan"), float("nan"),
+                examined=True, target=target, asr=inv.asr, clean_rate=inv.clean_rate,
+                target_score=inv.asr - inv.clean_rate)
+    f.flagged = inv.asr >= cfg.min_support and inv.clean_rate <= MAX_CLEAN_SHARE
+    f.p_adj = 0.0 if f.flagged else 1.0  # judged by held-out attack success, not by the screening null
+    findings.insert(0, f)
+    return inv
