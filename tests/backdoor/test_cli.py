@@ -61,3 +61,17 @@ def test_help_everywhere():
 def test_studies_lists_study_folders(tmp_path):
     result = _run("studies", str(tmp_path))
     assert result.returncode == 0 and "No studies" in result.stdout
+
+
+def test_run_takes_a_spec_without_the_study_field(tmp_path):
+    """`alignlab backdoor run` knows its kind: a spec that leaves out `study: backdoor` is a backdoor spec
+    (checked through a bad seed count, so that nothing trains); `alignlab run` still needs the field."""
+    path = tmp_path / "nostudy.yaml"
+    assert _run("backdoor", "init", str(path)).returncode == 0
+    data = {k: v for k, v in yaml.safe_load(path.read_text()).items() if k != "study"} | {"seeds": -1}
+    path.write_text(yaml.safe_dump(data))
+    result = _run("backdoor", "run", str(path), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2 and "not a valid" not in result.stderr
+    assert "field 'seeds'" in " ".join(result.stderr.split())
+    plain = _run("run", str(path))
+    assert plain.returncode == 2 and "field 'study' is missing" in " ".join(plain.stderr.split())

