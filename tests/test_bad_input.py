@@ -158,6 +158,20 @@ CASES = [
     ("backdoor init {folder} --force", "is a folder"),
     ("backdoor init {file}", "already exists"),
     ("backdoor init /proc/alignlab.yaml", "cannot write it"),
+    # click's own usage errors: one paragraph naming the option and the command's --help, no boxed panel
+    ("forecast sutton --sets abc", "Invalid value for '--sets'"),
+    ("forecast sutton --bogus", "No such option: --bogus. See `alignlab forecast sutton --help`"),
+    ("hacking init --kind bogus", "Invalid value for '--kind'"),
+    ("no-such-command", "No such command 'no-such-command'"),
+    ("run", "Missing argument 'spec'"),
+    ("run " + SPEC + " --workers 0", "--workers must be at least 1 (got 0)"),
+    ("run " + SPEC + " --workers 1000", "--workers must be at most 64"),
+    ("run " + SPEC + " --executor bogus", "Invalid value for '--executor'"),
+    ("run {binary}", "not UTF-8 text"),
+    ("forecast init {file}", "already exists"),
+    ("forecast init {folder} --force", "is a folder"),
+    ("hacking init {file} --kind awareness", "already exists"),
+    ("hacking awareness --model tiny:2x64 --out {file}", "is a file, not a folder"),
 ]
 
 
@@ -170,7 +184,7 @@ def test_bad_input_gets_one_error_paragraph_and_exit_status_2(files, capsys, com
     text = " ".join((out + err).replace("│", " ").split())
     assert exit_info.value.code == 2, text
     assert "Error" in text and message in text, text
-    assert "Traceback" not in text
+    assert "Traceback" not in text and "╭" not in out + err  # one paragraph, not a boxed panel
 
 
 def test_the_console_script_prints_no_traceback():

@@ -9,13 +9,27 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+# typer >= 0.20 ships its own copy of click; its exceptions are what its parser raises.
+from typer._click import exceptions as click_errors
+
 from alignlab import __version__
 from alignlab.backdoor.cli import app as backdoor_app
+from alignlab.core._cli import (
+    Address,
+    Executor,
+    Retries,
+    Workers,
+    check_options,
+    out_option,
+    output_dir,
+    user_file,
+)
 from alignlab.core._errors import AlignlabError
 from alignlab.forecast.cli import app as forecast_app
 from alignlab.hacking.cli import app as hacking_app
@@ -44,18 +58,21 @@ def _root(version: bool = typer.Option(False, "--version", help="Print the versi
 
 
 @app.command()
+@check_options
 def run(
-    spec: Path = typer.Argument(..., help="A study spec (YAML) of any kind: its 'study:' field picks the instrument."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Study folder (default: studies/<spec name>)."),
-    executor: str = typer.Option("local", "--executor", help="local (this machine) or ray (a Ray cluster)."),
-    workers: int = typer.Option(1, "--workers", help="Cells run in parallel by the local executor."),
-    address: str | None = typer.Option(None, "--address", help="Ray cluster address; none starts a local one."),
-    retries: int = typer.Option(1, "--retries", help="Retries for a cell whose worker dies."),
+    spec: Annotated[Path, typer.Argument(help="A study spec (YAML) of any kind: its 'study:' field picks the instrument.")],
+    out: Annotated[Path | None, out_option("Study folder (default: studies/<spec name>). Re-running resumes it.")] = None,
+    executor: Executor = "local",
+    workers: Workers = 1,
+    address: Address = None,
+    retries: Retries = 1,
 ) -> None:
     """Run (or resume) a study of any kind. Exits 1 if any cell failed, 2 on a bad spec."""
     from alignlab.core._study import Study, run_exit_status
 
-    study = Study.from_spec(spec, out=out)
+    with user_file(spec, "a YAML study spec"):
+        study = Study.from_spec(spec, out=out)
+    output_dir(study.directory)  # checked once the spec is known good, so a bad spec leaves nothing behind
     counts = study.run(executor=executor, workers=workers, address=address, retries=retries)
     raise typer.Exit(run_exit_status(study, counts))
 
@@ -98,13 +115,40 @@ def studies(
             Console(stderr=True).print(f"[red]{row['folder']}: damaged store[/] ({row['reason']}).{fix}", highlight=False)
 
 
+def _usage_error(exc: click_errors.UsageError) -> str:
+    """A click usage error (an unknown option, a value of the wrong type) as one paragraph, like our own errors."""
+    message = exc.format_message().strip().rstrip(".")
+    path = exc.ctx.command_path if exc.ctx is not None else "alignlab"
+    return f"{message}. See `{path} --help` for the options."
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the console script."""
+    """Entry point of the console script.
+
+    Click runs outside its standalone mode so that its usage errors reach us: they are printed in the
+    project's one-paragraph form (not click's boxed panel) with exit status 2, like every other user error.
+    """
+    errors = Console(stderr=True)
     try:
-        app(args=argv, standalone_mode=True)
+        code = app(args=argv, standalone_mode=False, prog_name="alignlab")
     except AlignlabError as exc:
-        Console(stderr=True).print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
+        errors.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
+    except click_errors.NoArgsIsHelpError as exc:  # `alignlab forecast` alone: the help, as before
+        from typer import rich_utils
+
+        rich_utils.rich_format_error(exc)
+        sys.exit(exc.exit_code)
+    except click_errors.UsageError as exc:
+        errors.print(f"[bold red]Error:[/] {_usage_error(exc)}", highlight=False, soft_wrap=True, markup=True)
+        sys.exit(2)
+    except click_errors.ClickException as exc:  # a bad file given to a click.File option, say
+        errors.print(f"[bold red]Error:[/] {exc.format_message()}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        errors.print("Aborted.")
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

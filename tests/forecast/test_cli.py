@@ -37,20 +37,36 @@ def test_backtest_command_and_bad_file(tmp_path):
 
 
 def test_stocks_report_small(tmp_path):
+    """The stock prototype is a forecast study: its folder is listed, re-reported and resumed like any other."""
+    from alignlab.core import Store, Study
+    from alignlab.core._studies import list_studies
     from alignlab.forecast import StocksConfig, run_stocks
 
-    out = run_stocks(tmp_path, StocksConfig(n_windows=12, step_size=26, refit=104), progress=False)
-    assert (tmp_path / "report.html").exists() and (tmp_path / "summary.md").exists()
-    html = (tmp_path / "report.html").read_text()
-    for anchor in ("skill", "coverage", "pit", "revisions", "rewards", "collusion"):
-        assert f'id="{anchor}"' in html
+    out_dir = tmp_path / "stocks"
+    config = StocksConfig(n_windows=12, step_size=26, refit=104)
+    out = run_stocks(out_dir, config, progress=False)
+    assert (out_dir / "report.html").exists() and (out_dir / "summary.md").exists()
+    html = (out_dir / "report.html").read_text()
+    for anchor in ("skill", "coverage", "pit", "revisions", "rewards", "collusion", "anchor", "rationality"):
+        assert f'id="{anchor}-1"' in html
     scores = out["scores"].set_index("model")
+    assert set(scores.index) == {"chained-td0", "direct-mc", "Naive", "RWD"}
+    assert set(out["result"].chains["unique_id"]) == {"sp500", "nasdaq"}  # one data set, pooled
     for line in out["verdicts"]:
         model = line.split("**")[1]
         if model in scores.index and "improves on Naive" in line:
             assert scores.loc[model, "p_Naive"] < 0.05
         if model in scores.index and "are calibrated" in line:
             assert 0.75 <= scores.loc[model, "coverage"] <= 0.85
+    assert [row["kind"] for row in list_studies(tmp_path)] == ["forecast"]
+    store = Store(out_dir / "results.sqlite")
+    finished = {c["cell_id"]: c["finished"] for c in store.cells()}
+    store.close()
+    study = Study.restore(out_dir)
+    assert study.spec.kind == "forecast" and study.run(show_progress=False, report=False) == {"done": 4}
+    store = Store(out_dir / "results.sqlite")
+    assert {c["cell_id"]: c["finished"] for c in store.cells()} == finished  # resumed: nothing recomputed
+    store.close()
 
 
 def test_data_writes_the_file_and_keeps_notes_off_stdout(tmp_path, capsys):

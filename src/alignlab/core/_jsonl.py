@@ -11,7 +11,7 @@ from typing import Any
 
 from alignlab.core._errors import AlignlabError
 
-__all__ = ["read_jsonl", "write_jsonl"]
+__all__ = ["append_jsonl", "read_jsonl", "write_jsonl"]
 
 
 def read_jsonl(path: str | Path, *, expected: str = "a JSON object") -> Iterator[tuple[int, dict[str, Any]]]:
@@ -44,6 +44,27 @@ def read_jsonl(path: str | Path, *, expected: str = "a JSON object") -> Iterator
         raise AlignlabError(f"{path}: cannot read it ({exc}); expected a JSONL file with {expected} per line.") from None
 
 
-def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
-    """Write one JSON object per line (UTF-8, non-ASCII kept)."""
-    Path(path).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+def _line(row: dict[str, Any]) -> str:
+    # default=str: timestamps and paths in log records become text rather than failing the whole write.
+    return json.dumps(row, ensure_ascii=False, default=str) + "\n"
+
+
+def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
+    """Write one JSON object per line (UTF-8, non-ASCII kept), replacing the file; returns the rows written."""
+    return _write(path, rows, "w")
+
+
+def append_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
+    """Append one JSON object per line to ``path`` (created if missing) and flush, so a log written as
+    work goes on keeps every finished row if the run is interrupted; returns the rows written."""
+    return _write(path, rows, "a")
+
+
+def _write(path: str | Path, rows: Iterable[dict[str, Any]], mode: str) -> int:
+    count = 0
+    with open(path, mode, encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(_line(row))
+            count += 1
+        handle.flush()
+    return count

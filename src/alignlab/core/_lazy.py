@@ -1,4 +1,4 @@
-"""Lazy public names for instrument packages: ``import alignlab.forecast`` stays cheap (no SciPy, pandas or
+"""Lazy public names for instrument packages: importing an instrument stays cheap (no SciPy, pandas or
 torch) until a name is used, so registry lookups and worker start-up do not pay for what they never touch."""
 
 from __future__ import annotations

@@ -53,6 +53,7 @@ class NoopStudy:
     name = "noop"
     config_class = NoopConfig
     example_spec = "study: noop\nname: cluster-check\nseeds: 8\nwork: cpu          # none | sleep | cpu\nseconds: 2.0\n"
+    init_command = None  # no instrument command writes this example; the spec is two fields
 
     def check(self, spec) -> None:
         pass

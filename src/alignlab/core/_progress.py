@@ -20,6 +20,10 @@ from rich.progress import (
 __all__ = ["progress_bars", "quiet_transformers", "stage_bars"]
 
 
+def _stderr() -> Console:
+    return Console(stderr=True)
+
+
 def quiet_transformers() -> None:
     # Our rich bars show progress; transformers' own tqdm bars (saving shards, loading weights) and
     # advisory warnings would interleave with them. Environment variables, not an import: importing
@@ -50,12 +54,28 @@ class _NoBars:
         pass
 
 
-def progress_bars(show: bool, console: Console):
+def progress_bars(show: bool, console: Console | None = None, *, transient: bool = False):
+    """The one progress display: rich bars on stderr (or ``console``), shown on a terminal or when
+    ``ALIGNLAB_PROGRESS`` is set; ``show=False`` gives an object with the same methods that shows nothing.
+
+    Use it as a context manager; ``add_task(description, total=N)`` and ``advance(task, k)`` as in rich.
+    ``transient=True`` removes the bars when the block ends (for a step inside a command's output).
+
+    Example::
+
+        with progress_bars(True, transient=True) as bars:
+            task = bars.add_task("grading", total=len(jobs))
+            for job in jobs:
+                run(job)
+                bars.advance(task)
+    """
     if not show:
         return _NoBars()
+    console = console or _stderr()
     return Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        TimeRemainingColumn(), console=console, transient=False, disable=not (console.is_terminal or os.environ.get("ALIGNLAB_PROGRESS")),
+        TimeRemainingColumn(), console=console, transient=transient,
+        disable=not (console.is_terminal or os.environ.get("ALIGNLAB_PROGRESS")),
     )
 
 

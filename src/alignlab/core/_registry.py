@@ -1,7 +1,7 @@
 """One registry for every pluggable part, keyed by (kind, name).
 
-Kinds in use: ``model``, ``optimizer``, ``study``, ``scorer``, ``safety``, ``redteam``, ``detector``,
-``behaviour`` and ``forecaster``; a new kind needs nothing but its first registration. Register a factory
+Kinds core registers: ``model``, ``optimizer`` and ``study``; each instrument registers its own kinds
+besides (list them with :func:`names`), and a new kind needs nothing but its first registration. Register a factory
 by decorating it::
 
     from alignlab.core import register

@@ -7,7 +7,7 @@ page and the summary cannot disagree.
 
 Example::
 
-    report = HtmlReport("Backdoor persistence", subtitle="study demo")
+    report = HtmlReport("My study", subtitle="study demo")
     report.heading("Cells")
     report.table(frame, id="cells")
     report.write("report.html")
@@ -115,10 +115,10 @@ class Report:
 
     Example::
 
-        report = Report("Forecast backtest", subtitle="4 cells")
+        report = Report("My study", subtitle="4 cells")
         report.heading("Scores")
         report.table(scores, id="scores")
-        report.bullets(["chained-td0 improves on Naive", "Naive is the baseline"])
+        report.bullets(["variant A improves on the baseline", "variant B does not"])
         report.write("studies/x")      # studies/x/report.html and studies/x/summary.md
     """
 

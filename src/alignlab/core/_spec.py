@@ -7,13 +7,12 @@ value is caught before any model loads, with an error naming the field.
 
 Example spec::
 
-    study: backdoor
+    study: my-kind
     name: optimizers
     seeds: 3
-    insertion:
-      train:
-        optimizer:
-          name: [adamw, sgd]      # a factor with two levels
+    train:
+      optimizer:
+        name: [adamw, sgd]        # a factor with two levels
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alignlab.core._errors import AlignlabError
 
-__all__ = ["Cell", "Resources", "StudySpec", "config_hash", "load_spec", "parse_spec"]
+__all__ = ["Cell", "Resources", "StudySpec", "config_hash", "init_hint", "load_spec", "parse_spec"]
 
 STUDY_KEYS = ("study", "name", "description", "seeds", "resources")
 
@@ -233,15 +232,31 @@ def parse_spec(data: Any, *, where: str = "spec", check: bool = True) -> StudySp
     if problems:
         raise AlignlabError(
             f"{where} is not a valid '{kind}' study: " + "; ".join(problems)
-            + f". Run `alignlab {kind} init` for a commented example."
+            + init_hint(study_kind, kind)
         )
     if check:
         study_kind.check(spec)
     return spec
 
 
-def load_spec(path: str | Path) -> StudySpec:
-    """Read and validate a YAML study spec."""
+def init_hint(study_kind: Any, kind: str) -> str:
+    """The sentence a spec error ends with: the command the kind registered for its commented example.
+
+    A kind says which command writes its example (``init_command``), since instruments group their kinds
+    differently; one that says nothing is assumed to follow the ``alignlab <kind> init`` convention, and
+    ``init_command = None`` means there is no such command.
+    """
+    command = getattr(study_kind, "init_command", f"alignlab {kind} init")
+    return f". Run `{command}` for a commented example." if command else "."
+
+
+def load_spec(path: str | Path, *, default_kind: str | None = None) -> StudySpec:
+    """Read and validate a YAML study spec.
+
+    ``default_kind``: the study kind of a spec that has no ``study:`` field (an instrument's own ``run``
+    command knows its kind, so its specs may leave it out); the field is then added to the stored text, so
+    the study folder's ``spec.yaml`` names its kind for ``alignlab report`` and resuming.
+    """
     path = Path(path)
     if not path.is_file():
         raise AlignlabError(f"Spec file '{path}' does not exist.")
@@ -252,6 +267,9 @@ def load_spec(path: str | Path) -> StudySpec:
         mark = getattr(exc, "problem_mark", None)
         at = f", line {mark.line + 1}" if mark else ""
         raise AlignlabError(f"{path}{at}: not valid YAML ({getattr(exc, 'problem', exc)}).") from None
+    if default_kind and isinstance(data, dict) and "study" not in data:
+        data = {"study": default_kind, **data}
+        text = f"study: {default_kind}   # added: the spec had no 'study' field and was run as a {default_kind} study\n{text}"
     spec = parse_spec(data, where=str(path))
     spec.text = text
     return spec

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from alignlab.core._errors import AlignlabError
-from alignlab.core._journal import JOURNAL_FILE, Journal, move_aside
+from alignlab.core._journal import JOURNAL_FILE, Journal, move_aside, replay_into
 
 __all__ = ["Recorder", "Store", "StoreDamaged"]
 
@@ -126,7 +126,7 @@ class Store:
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
-            _replay(db, *Journal(path.with_name(JOURNAL_FILE)).latest())
+            replay_into(db, *Journal(path.with_name(JOURNAL_FILE)).latest())
         finally:
             db.close()
         return cls(path), moved
@@ -143,7 +143,7 @@ class Store:
         # unfinished is restored, one it shows finished is left as it is.
         cells = {k: c for k, c in cells.items() if k not in finished}
         if stages or cells:
-            _replay(self.db, {}, stages, cells)
+            replay_into(self.db, {}, stages, cells)
         return len(stages) + len(cells)
 
     def close(self) -> None:
@@ -294,35 +294,6 @@ class Store:
             "WHERE c.in_spec = 1 ORDER BY c.position, cs.name, m.step"
         )
         return pd.read_sql_query(query, self.db)
-
-
-def _replay(db: sqlite3.Connection, meta: dict[str, Any], stages: dict[str, dict[str, Any]],
-            cells: dict[str, dict[str, Any]]) -> None:
-    """Write journal records (see :meth:`Journal.latest`) into a database, in one transaction."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        for key, value in meta.items():
-            db.execute("INSERT OR REPLACE INTO meta VALUES(?, ?)", (key, json.dumps(value)))
-        for s in stages.values():
-            db.execute("DELETE FROM metrics WHERE stage_key = ?", (s["stage_key"],))
-            db.execute("INSERT OR REPLACE INTO stages VALUES(?,?,?,?,?,?,?,?)",
-                       (s["stage_key"], s["name"], s["status"], _dumps(s.get("result")), s.get("error"),
-                        s.get("started"), s.get("finished"), s.get("seconds")))
-            db.executemany("INSERT OR REPLACE INTO metrics VALUES(?,?,?,?,?,?)",
-                           [(s["stage_key"], m["step"], m["name"], m["value"], m["lo"], m["hi"])
-                            for m in s.get("metrics", [])])
-        for c in cells.values():
-            db.execute(
-                "INSERT OR REPLACE INTO cells VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (c["cell_id"], c["position"], json.dumps(c["config"]), json.dumps(c["factors"]), c["seed"],
-                 c["status"], c["outcome"], c["error"], c.get("in_spec", 1), c.get("attempts", 1),
-                 c.get("started"), c.get("finished"), c.get("seconds")))
-            db.executemany("INSERT OR REPLACE INTO cell_stages VALUES(?,?,?)",
-                           [(c["cell_id"], name, key) for name, key in c.get("stages", {}).items()])
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
 
 
 def _dumps(value: Any) -> str | None:

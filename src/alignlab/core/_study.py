@@ -3,30 +3,24 @@
 A study kind (registered as ``("study", name)``) supplies the cell config class and, per cell, an
 ordered list of :class:`Stage`. A stage is identified by a hash of its name, its inputs (the config
 parts it depends on) and the keys of the stages before it, so two cells that agree on a stage's inputs
-share its result (a grid over safety methods plants each backdoor once), and a re-run skips every stage
-already done. A stage may end its cell early by returning ``{"stop": "reason"}`` (e.g. a failed
-insertion gate): the cell is done, and the reason is its outcome.
+share its result (a grid over a late stage's settings computes the early stages once), and a re-run skips
+every stage already done. A stage may end its cell early by returning ``{"stop": "reason"}`` (e.g. a
+failed quality gate): the cell is done, and the reason is its outcome.
 
 Example::
 
-    study = Study.from_spec("examples/optimizer_cot_grid.yaml")
+    study = Study.from_spec("my-study.yaml")
     study.run()
     Study.restore(study.directory).run()   # resumes; finished cells are not redone
 """
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
-import json
 import shlex
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from pydantic import BaseModel
 from rich.console import Console
 from rich.progress import Progress
 
@@ -35,98 +29,15 @@ from alignlab.core._journal import JOURNAL_FILE
 from alignlab.core._progress import progress_bars, quiet_transformers, stage_bars
 from alignlab.core._registry import get
 from alignlab.core._spec import Cell, StudySpec, load_spec, parse_spec
+from alignlab.core._stage import Stage, StageContext, StudyKind, _Lock, stage_key  # noqa: F401  (Stage: re-exported)
 from alignlab.core._store import Recorder, Store, StoreDamaged
 
-__all__ = ["Stage", "StageContext", "Study", "StudyKind", "run_exit_status"]
+# Stage, StageContext and StudyKind live in _stage (what a study kind provides); they are importable from
+# here too, as they always were, but listed in that module's __all__ only.
+__all__ = ["Study", "run_exit_status"]
 
 STORE_FILE = "results.sqlite"
 SPEC_FILE = "spec.yaml"
-
-
-@dataclass
-class Stage:
-    """One resumable step of a cell. ``run`` returns a JSON-able result."""
-
-    name: str
-    inputs: Any
-    run: Callable[[StageContext], Any]
-
-
-class StudyKind(Protocol):
-    """What an instrument provides to run studies through the engine.
-
-    Example::
-
-        @register("study", "my-study")
-        class MyStudy:
-            name = "my-study"
-            config_class = MyCellConfig
-            example_spec = "study: my-study\\nname: example\\n"
-            def check(self, spec): ...
-            def stages(self, config): return [Stage("train", config.model_dump(), train)]
-            def report(self, study): ...
-    """
-
-    name: str
-    config_class: type[BaseModel]
-    example_spec: str
-
-    def check(self, spec: StudySpec) -> None: ...
-
-    def stages(self, config: BaseModel) -> list[Stage]: ...
-
-    def report(self, study: Study) -> list[Path]: ...
-
-
-@dataclass
-class StageContext:
-    """What a running stage sees: its cell, earlier results, its artifact folder, logging and progress."""
-
-    cell: Cell
-    key: str
-    directory: Path  # this stage's artifact folder
-    results: dict[str, Any]  # earlier stages' results, by name
-    artifacts: dict[str, Path]  # earlier stages' artifact folders, by name
-    memory: dict[str, Any]  # objects passed between stages of one cell in one process (may be empty)
-    store: Recorder
-    progress_factory: Callable[[str, int], Callable[[int], None]] = field(repr=False, default=lambda d, t: lambda k: None)
-
-    @property
-    def config(self) -> Any:
-        return self.cell.config
-
-    def log(self, step: int, name: str, value: float, lo: float | None = None, hi: float | None = None) -> None:
-        """Record a metric at a step (with an optional interval)."""
-        self.store.log_metric(self.key, step, name, float(value), lo, hi)
-
-    def progress(self, description: str, total: int) -> Callable[[int], None]:
-        """A progress bar for this stage; call the returned function with the units just done."""
-        return self.progress_factory(description, total)
-
-
-def stage_key(name: str, inputs: Any, upstream: list[str]) -> str:
-    payload = json.dumps({"stage": name, "inputs": inputs, "after": upstream}, sort_keys=True, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
-
-
-class _Lock:
-    """One driver per study directory (a second ``run`` on the same folder would race the store)."""
-
-    def __init__(self, directory: Path):
-        self.path = directory / ".lock"
-
-    def __enter__(self) -> _Lock:
-        self.handle = open(self.path, "a+")
-        try:
-            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.handle.close()
-            raise AlignlabError(f"The study in '{self.path.parent}' is being run by another process; wait for it or stop it.") from None
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        fcntl.flock(self.handle, fcntl.LOCK_UN)
-        self.handle.close()
 
 
 class Study:
@@ -139,9 +50,20 @@ class Study:
 
     # --- entry points ---------------------------------------------------
     @classmethod
-    def from_spec(cls, path: str | Path, *, out: str | Path | None = None) -> Study:
-        """A study from a YAML spec; its folder defaults to ``studies/<name>``."""
-        spec = load_spec(path)
+    def from_spec(cls, path: str | Path, *, out: str | Path | None = None, default_kind: str | None = None) -> Study:
+        """A study from a YAML spec; its folder defaults to ``studies/<name>``. ``default_kind`` is the kind
+        of a spec without a ``study:`` field (see :func:`~alignlab.core.load_spec`)."""
+        spec = load_spec(path, default_kind=default_kind)
+        return cls(spec, Path(out) if out else Path("studies") / spec.name)
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any], *, out: str | Path | None = None, where: str = "spec") -> Study:
+        """A study from a spec already in memory (what a command builds from its options), validated as a
+        YAML spec would be; its folder defaults to ``studies/<name>``. The folder then holds that spec as
+        ``spec.yaml``, so ``alignlab run``, ``alignlab report`` and ``alignlab studies`` treat it like any
+        other study, and running the same command again resumes it.
+        """
+        spec = parse_spec(data, where=where)
         return cls(spec, Path(out) if out else Path("studies") / spec.name)
 
     @staticmethod

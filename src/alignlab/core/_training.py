@@ -1,7 +1,7 @@
 """Supervised fine-tuning: a plain loop run through accelerate.
 
 The same loop trains one CPU, one GPU or several (``accelerate launch``). It beats TRL's SFTTrainer on
-throughput (``benchmarks/backdoor_throughput.py`` measures it) because each batch is laid out
+throughput (see the throughput benchmark under ``benchmarks/``) because each batch is laid out
 prompt-left-padded / response-right-padded, so the supervised positions form one block shared by every
 row and the LM head (a fifth of the model's FLOPs for a 49k vocabulary) runs only on that block.
 
@@ -38,7 +38,7 @@ class Example:
 
 
 class TrainConfig(BaseModel):
-    """How long and how to train; shared by backdoor insertion and safety training."""
+    """How long and how to train; shared by every training stage of every instrument."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -20,7 +20,8 @@ from alignlab.core._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from alignlab.forecast._backtest import BacktestResult, backtest, evaluate
-    from alignlab.forecast._chained import ChainedConfig, ChainedForecaster
+    from alignlab.forecast._chained import ChainedForecaster
+    from alignlab.forecast._chained_config import ChainedConfig
     from alignlab.forecast._data import (
         BUNDLED_SERIES,
         load_series,
@@ -72,7 +73,7 @@ _SOURCES = {
     "BacktestResult": "alignlab.forecast._backtest",
     "BUNDLED_SERIES": "alignlab.forecast._data",
     "chain_rewards": "alignlab.forecast._rewards",
-    "ChainedConfig": "alignlab.forecast._chained",
+    "ChainedConfig": "alignlab.forecast._chained_config",
     "ChainedForecaster": "alignlab.forecast._chained",
     "check_forecaster": "alignlab.forecast._protocol",
     "cross_validation": "alignlab.forecast._protocol",
@@ -120,6 +121,7 @@ _SOURCES = {
     "write_cross_validation": "alignlab.forecast._interop",
 }
 
+# The same names as _SOURCES (tests/core/test_public_names.py keeps the two from drifting apart).
 __all__ = [
     "BUNDLED_SERIES",
     "BacktestResult",

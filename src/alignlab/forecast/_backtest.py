@@ -29,10 +29,9 @@ from alignlab.forecast._data import validate_series
 from alignlab.forecast._inference import diebold_mariano, skill_interval
 from alignlab.forecast._protocol import forecasts_at
 from alignlab.forecast._scores import (
-    crps_quantiles,
-    interval_coverage,
     pit_uniformity,
     pit_values,
+    pooled_scores,
     quantile_columns,
 )
 
@@ -108,11 +107,12 @@ def backtest(
     if len(set(names)) != len(names):
         raise AlignlabError(f"Forecaster names must be unique (set alias=...); got {names}.")
     frames, seconds = [], {}
-    bar = _progress(progress)
-    with bar:
+    from alignlab.core._progress import progress_bars
+
+    with progress_bars(progress) as bar:
         for forecaster in forecasters:
             n_cut = len(next(iter(cutoffs.values())))
-            task = bar.add_task(f"{forecaster.name}", total=n_cut) if progress else None
+            task = bar.add_task(f"{forecaster.name}", total=n_cut)
             start = time.perf_counter()
             out = forecasts_at(forecaster, df, cutoffs, h, level=level, refit=refit,
                                progress=(lambda k, t=task: bar.advance(t, k)) if progress else None)
@@ -152,16 +152,6 @@ def backtest(
                           seconds=seconds)
 
 
-def _progress(enabled: bool):
-    from contextlib import nullcontext
-
-    if not enabled:
-        return nullcontext(None)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-
-
 def evaluate(result: BacktestResult, *, baselines: Sequence[str] = ("Naive", "RWD"), level: float = 80) -> pd.DataFrame:
     """Scores at the full horizon ``h`` per model, pooled over series, with skill against each baseline.
 
@@ -174,16 +164,16 @@ def evaluate(result: BacktestResult, *, baselines: Sequence[str] = ("Naive", "RW
     scale = first["y_origin"].to_numpy()
     y = first["y_target"].to_numpy() / scale
     abs_err = {m: np.abs(first[m].to_numpy() / scale - y) for m in result.models}
+    # Every forecast column scaled by the origin value, in statsforecast's long layout, for utilsforecast.
+    forecast_cols = [c for c in first.columns if any(c == m or c.startswith(f"{m}-") for m in result.models)]
+    scaled = pd.DataFrame({"ds": first["origin"], "y": y}).join(first[forecast_cols].div(scale, axis=0))
+    pooled = pooled_scores(scaled, list(result.models), level)
     rows = []
     for m in result.models:
-        row: dict[str, Any] = {"model": m, "mae": abs_err[m].mean()}
+        row: dict[str, Any] = {"model": m, **pooled[m]}
         cols, taus = quantile_columns(first, m)
         if cols:
             Q = first[cols].to_numpy() / scale[:, None]
-            row["crps"] = crps_quantiles(y, Q, taus).mean()
-            lv = int(level) if float(level).is_integer() else level
-            if f"{m}-lo-{lv}" in first.columns:
-                row["coverage"] = interval_coverage(y, first[f"{m}-lo-{lv}"] / scale, first[f"{m}-hi-{lv}"] / scale)
             pit = pit_values(y, Q, taus)
             row["pit_ks_p"] = pit_uniformity(pit)["ks_p"]
         for b in baselines:

@@ -16,7 +16,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from alignlab.core import AlignlabError
+from alignlab.core._jsonl import append_jsonl, write_jsonl
 from alignlab.forecast._data import validate_series
 from alignlab.forecast._frames import extend_dates, level_quantiles, levels_of
 
@@ -188,8 +188,7 @@ class LMForecaster:
         self.records_.extend(records)
         if self.log_path:
             Path(self.log_path).parent.mkdir(parents=True, exist_ok=True)
-            with open(self.log_path, "a", encoding="utf-8") as handle:
-                handle.writelines(json.dumps(rec, default=str) + "\n" for rec in records)
+            append_jsonl(self.log_path, records)
 
     def predict(self, h: int, df: pd.DataFrame | None = None, level: list[float] | None = None) -> pd.DataFrame:
         """Ask for each of the next ``h`` values; intervals (``level``) come from the recent volatility."""
@@ -284,6 +283,5 @@ def run_lm_chain(
     forecaster._log(records)
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-        with open(log_path, "w", encoding="utf-8") as handle:
-            handle.writelines(json.dumps(rec, default=str) + "\n" for rec in records)
+        write_jsonl(log_path, records)
     return frame

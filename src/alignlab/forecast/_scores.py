@@ -21,6 +21,7 @@ __all__ = [
     "interval_coverage",
     "mae",
     "pinball",
+    "pooled_scores",
     "pit_uniformity",
     "pit_values",
     "quantile_columns",
@@ -107,3 +108,28 @@ def pit_uniformity(pit: np.ndarray, bins: int = 10) -> dict[str, float]:
         "ks_p": float(stats.kstest(pit, "uniform").pvalue),
         "chi2_p": float(stats.chisquare(counts).pvalue),
     }
+
+
+def pooled_scores(frame: pd.DataFrame, models: list[str], level: float) -> dict[str, dict[str, float]]:
+    """MAE, CRPS (twice the multi-quantile loss) and coverage of the ``level`` interval per model, pooled
+    over every row of a long frame (``y`` and the model columns, already scaled), by ``utilsforecast.losses``.
+
+    The rows are pooled under one id, so that every forecast counts once whatever its series (the
+    per-series means that utilsforecast returns would weight a short series like a long one).
+    """
+    from utilsforecast import losses
+
+    lv = int(level) if float(level).is_integer() else level
+    long = frame.assign(unique_id="pooled")
+    maes = losses.mae(long, models, id_col="unique_id", target_col="y").iloc[0]
+    out: dict[str, dict[str, float]] = {m: {"mae": float(maes[m])} for m in models}
+    for m in models:
+        cols, taus = quantile_columns(long, m)
+        if cols:
+            mql = losses.mqloss(long, {m: cols}, quantiles=taus, id_col="unique_id", target_col="y").iloc[0]
+            out[m]["crps"] = 2.0 * float(mql[m])
+        if f"{m}-lo-{lv}" in long.columns:
+            cov = losses.coverage(long, [m], level=lv, id_col="unique_id", target_col="y").iloc[0]
+            out[m]["coverage"] = float(cov[m])
+    return out
+

@@ -47,7 +47,7 @@ EXAMPLE_SPEC = """\
 study: forecast
 name: forecast-backtest
 seeds: 1
-series: sp500            # bundled (sp500, nasdaq, msft) or a CSV/Parquet file; a list is a factor
+series: sp500            # bundled (sp500, nasdaq, msft) or a CSV/Parquet file; a+b pools; a list is a factor
 weekly: true             # resample daily data to weekly (last value of the week)
 h: 8                     # horizon in steps (chain length)
 origins: 12              # forecast origins per series
@@ -80,7 +80,7 @@ class ForecasterChoice(BaseModel):
         try:
             check_options("forecaster", self.name, options, where="forecaster")
             if self.name in _CHAINED:  # their factory takes **kwargs; the trainer's config names the options
-                from alignlab.forecast._chained import ChainedConfig
+                from alignlab.forecast._chained_config import ChainedConfig
 
                 ChainedConfig.model_validate({"learner": self.name, **options})
         except AlignlabError as exc:
@@ -101,7 +101,8 @@ class ForecastConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # --- data ---
-    series: str = Field("sp500", description="Bundled series name (sp500, nasdaq, msft) or a CSV/Parquet file.")
+    series: str = Field("sp500", description="Bundled series name (sp500, nasdaq, msft) or a CSV/Parquet file; "
+                        "several joined by '+' (sp500+nasdaq) are one data set, scored pooled.")
     weekly: bool = Field(True, description="Resample to weekly values (last of each week) before the backtest.")
     # --- backtest ---
     h: int = Field(8, ge=2, description="Horizon in steps: the chain length and the horizon scored.")
@@ -129,11 +130,27 @@ def build_forecaster(cfg: ForecastConfig) -> Any:
     return create("forecaster", cfg.forecaster.name, **options)
 
 
+def series_parts(series: str) -> list[str]:
+    """The series a data set pools: ``sp500+nasdaq`` is two, when each part is a bundled name or a file
+    (a file whose own name holds a '+' is one series)."""
+    from alignlab.forecast._data import BUNDLED_SERIES
+
+    parts = series.split("+")
+    if len(parts) > 1 and all(p in BUNDLED_SERIES or Path(p).expanduser().is_file() for p in parts):
+        return parts
+    return [series]
+
+
 def load_frame(cfg: ForecastConfig):
+    import pandas as pd
+
     from alignlab.forecast._data import BUNDLED_SERIES, load_series, read_series, to_weekly
 
-    df = load_series(cfg.series) if cfg.series in BUNDLED_SERIES else read_series(cfg.series)
-    return to_weekly(df) if cfg.weekly else df
+    frames = []
+    for part in series_parts(cfg.series):
+        df = load_series(part) if part in BUNDLED_SERIES else read_series(part)
+        frames.append(to_weekly(df) if cfg.weekly else df)
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
 # --- stages ----------------------------------------------------------------------------------------------
@@ -217,14 +234,17 @@ def evaluate_stage(ctx: StageContext) -> dict[str, Any]:
 
 def _file_digest(series: str) -> str | None:
     """A data file's content hash, so that editing the file makes a new data stage (a path alone would not)."""
-    from alignlab.forecast._data import BUNDLED_SERIES
-
-    path = Path(series).expanduser()
-    if series in BUNDLED_SERIES or not path.is_file():
-        return None
     import hashlib
 
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    from alignlab.forecast._data import BUNDLED_SERIES
+
+    digests = []
+    for part in series_parts(series):
+        path = Path(part).expanduser()
+        if part not in BUNDLED_SERIES and path.is_file():
+            digests.append(hashlib.sha256(path.read_bytes()).hexdigest()[:16])
+    # One file keeps the digest it always had, so existing study folders keep their data stage.
+    return None if not digests else digests[0] if len(digests) == 1 else "+".join(digests)
 
 
 @register("study", "forecast")
@@ -234,12 +254,13 @@ class ForecastStudy:
     name = "forecast"
     config_class = ForecastConfig
     example_spec = EXAMPLE_SPEC
+    init_command = "alignlab forecast init"
 
     def check(self, spec: StudySpec) -> None:
         """Fail before any cell runs: every data file must exist and every forecaster must build."""
         from alignlab.forecast._data import BUNDLED_SERIES
 
-        for series in sorted({c.config.series for c in spec.cells}):
+        for series in sorted({p for c in spec.cells for p in series_parts(c.config.series)}):
             if series not in BUNDLED_SERIES and not Path(series).expanduser().is_file():
                 raise AlignlabError(f"field 'series': '{series}' is neither a bundled series "
                                     f"({', '.join(BUNDLED_SERIES)}) nor an existing CSV/Parquet file.")

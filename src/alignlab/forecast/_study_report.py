@@ -3,8 +3,10 @@
 Cells that differ only in their forecaster share a data set and a backtest design; the report joins
 their chains into one :class:`BacktestResult` per such group and scores it with
 :func:`alignlab.forecast.evaluate`, so skill against Naive, its interval and the Diebold–Mariano p are
-computed exactly as in ``alignlab forecast stocks``, and the verdicts are the same sentences
-(:func:`alignlab.forecast._stocks.verdict_lines`).
+computed the same way for every design, and the verdicts are generated from the numbers
+(:func:`alignlab.forecast._stocks.verdict_lines`). Each design also gets the calibration, outcome-free
+checks and reward sections of :mod:`alignlab.forecast._report_sections`. ``alignlab forecast stocks`` is
+a study of this kind, so its report is this one.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from alignlab.core._report import Report, new_figure
 from alignlab.core._study import Study
 from alignlab.forecast._study import ForecastConfig, read_result
 
-__all__ = ["group_results", "write_report"]
+__all__ = ["design_tables", "group_results", "write_report"]
 
 # Columns of the scores table (evaluate() adds dm_ statistics too; the p-value says what they say).
 _SCORE_COLUMNS = ("model", "mae", "crps", "coverage", "pit_ks_p", "skill_Naive", "skill_Naive_lo",
@@ -111,12 +113,35 @@ def _label(level: dict[str, Any]) -> str:
     return " ".join([str(level.get("name", ""))] + [f"{k}={v}" for k, v in level.items() if k != "name"])
 
 
-def write_report(study: Study) -> list[Path]:
-    """Write ``report.html`` and ``summary.md`` into the study folder (also mid-run: done cells only)."""
+def design_tables(group: dict[str, Any], band: tuple[float, float] = (0.75, 0.85),
+                  alpha: float = 0.05) -> dict[str, Any]:
+    """One design's tables: scores (skill and Diebold–Mariano against the baselines among its cells),
+    the outcome-free checks, the reward accounting and the verdict sentences."""
     from alignlab.forecast._backtest import evaluate
+    from alignlab.forecast._report_sections import rationality_table
+    from alignlab.forecast._rewards import reward_summary
     from alignlab.forecast._stocks import StocksConfig, verdict_lines
 
-    groups = group_results(study)
+    cfg, result = group["config"], group["result"]
+    scores = evaluate(result, level=cfg.level)
+    rationality = rationality_table(result, alpha)
+    verdicts = verdict_lines(scores, rationality, StocksConfig(h=cfg.h, level=cfg.level, coverage_band=band, alpha=alpha))
+    return {"scores": scores, "rationality": rationality, "rewards": reward_summary(result.chains, result.models),
+            "verdicts": verdicts, "result": result}
+
+
+def write_report(study: Study, designs: list[tuple[dict[str, Any], dict[str, Any]]] | None = None) -> list[Path]:
+    """Write ``report.html`` and ``summary.md`` into the study folder (also mid-run: done cells only).
+
+    ``designs``: the (group, :func:`design_tables`) pairs when the caller has computed them already (the
+    bootstrap intervals take a while on long backtests); by default they are computed here.
+    """
+    from alignlab.forecast._report_sections import calibration_section, rationality_section, rewards_section
+
+    band = (0.75, 0.85)
+    if designs is None:
+        designs = [(group, design_tables(group, band)) for group in group_results(study)]
+    groups = [group for group, _ in designs]
     cells = _cells_table(study)
     done = int((cells["status"] == "done").sum()) if len(cells) else 0
     report = Report(f"Forecast backtest: {study.spec.name}",
@@ -125,20 +150,23 @@ def write_report(study: Study) -> list[Path]:
         "Errors are scaled by the value at the origin and pooled over series; skill is 1 - MAE/MAE(Naive) "
         "with a moving-block bootstrap interval; the Diebold-Mariano test averages the series at each origin "
         "and uses a Newey-West variance with ceil(h/step)-1 lags and the Harvey-Leybourne-Newbold correction. "
-        "ac1 is the lag-1 autocorrelation of forecast revisions (0 for a rational forecaster).")
-    for number, group in enumerate(groups, 1):
+        "ac1 is the lag-1 autocorrelation of forecast revisions (0 for a rational forecaster). PIT and KS "
+        "p-values ignore the overlap of windows and are descriptive.")
+    for number, (group, tables) in enumerate(designs, 1):
         cfg, result = group["config"], group["result"]
-        scores = evaluate(result, level=cfg.level)
-        verdicts = verdict_lines(scores, group["rationality"], StocksConfig(h=cfg.h, level=cfg.level))
+        scores = tables["scores"]
         report.heading(_title(cfg), id=f"design-{number}")
-        report.bullets([line.replace("**", "") for line in verdicts])
+        report.bullets([line.replace("**", "") for line in tables["verdicts"]])
         report.table(scores[[c for c in _SCORE_COLUMNS if c in scores.columns]], caption=f"Scores at {cfg.h} steps",
                      id=f"scores-{number}")
-        report.table(group["rationality"], caption="Revision autocorrelation (checks without outcomes)",
-                     id=f"rationality-{number}")
         fig = _skill_figure(scores)
         if fig is not None:
             report.figure(fig, "Skill against Naive with 95% intervals", id=f"skill-{number}")
+        calibration_section(report, result, cfg.level, band, f"-{number}")
+        rationality_section(report, result, tables["rationality"], f"-{number}")
+        rewards_section(report, result, tables["rewards"], f"-{number}")
+        report.table(pd.DataFrame({"model": list(result.seconds), "seconds": list(result.seconds.values())}),
+                     caption="Backtest time per forecaster", id=f"timing-{number}")
     if not groups:
         report.paragraph("No cell has finished yet.")
     report.heading("Cells")

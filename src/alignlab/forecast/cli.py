@@ -11,7 +11,16 @@ from pydantic import Field
 from rich.console import Console
 from rich.table import Table
 
-from alignlab.core._cli import Json, Seed, build_config, check_options, out_option, output_dir, output_file
+from alignlab.core._cli import (
+    Json,
+    Seed,
+    build_config,
+    check_options,
+    out_option,
+    output_dir,
+    output_file,
+    write_example,
+)
 
 app = typer.Typer(help="Recursive forecasting: long-horizon forecasts as a chain of short ones (TD learning).",
                   no_args_is_help=True)
@@ -52,18 +61,29 @@ def sutton(
 @app.command()
 @check_options
 def stocks(
-    out: Annotated[Path, out_option("Folder for report.html and summary.md.")] = Path("forecast-stocks"),
+    out: Annotated[Path, out_option("Study folder (spec, results, report.html, summary.md); re-running resumes it.")]
+    = Path("studies/forecast-stocks"),
     origins: Annotated[int, typer.Option(help="Forecast origins per series (at least 10).")] = 190,
     step: Annotated[int, typer.Option(help="Weeks between origins.")] = 4,
     refit: Annotated[int, typer.Option(help="Refit the learned models every this many weeks.")] = 52,
+    as_json: Json = False,
 ) -> None:
-    """S&P 500 and NASDAQ 26 weeks ahead: chained vs direct vs Naive/RWD, with an honest verdict."""
+    """S&P 500 and NASDAQ 26 weeks ahead: chained vs direct vs Naive/RWD, with an honest verdict.
+
+    Runs a `forecast` study (one cell per forecaster) in --out, so `alignlab studies` lists it, `alignlab
+    report` rewrites its report and running the command again resumes it. --json prints {"verdicts": [...],
+    "scores": [{model, mae, ...}, ...]}."""
     from alignlab.forecast import StocksConfig, run_stocks
 
     config = build_config(StocksConfig, {"n_windows": "--origins", "step_size": "--step"},
                           n_windows=origins, step_size=step, refit=refit)
     output_dir(out)
-    result = run_stocks(out, config)
+    result = run_stocks(out, config, progress=not as_json)
+    if as_json:
+        scores = result["scores"].astype(object).where(result["scores"].notna(), None)
+        typer.echo(json.dumps({"verdicts": [line.replace("**", "") for line in result["verdicts"]],
+                               "scores": scores.to_dict(orient="records")}))
+        return
     for line in result["verdicts"]:
         console.print("• " + line.replace("**", ""), highlight=False)
     messages.print(f"Wrote {out / 'report.html'} and {out / 'summary.md'} ({result['seconds']:.0f} s).")
@@ -205,3 +225,16 @@ def data(
     df = to_weekly(df) if weekly else df
     df.to_csv(out, index=False) if out.suffix.lower() == ".csv" else df.to_parquet(out, index=False)
     messages.print(f"Wrote {len(df)} rows of {name} to {out}")
+
+
+@app.command()
+@check_options
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the example spec.")] = Path("forecast-study.yaml"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented example spec of a forecast backtest study (`alignlab run` runs it)."""
+    from alignlab.forecast._study import EXAMPLE_SPEC
+
+    write_example(path, EXAMPLE_SPEC, force=force)
+

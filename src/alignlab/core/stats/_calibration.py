@@ -59,7 +59,8 @@ def _scenario(name: str, reps: int, progress, task, **kwargs) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     from rich.console import Console
-    from rich.progress import Progress
+
+    from alignlab.core._progress import progress_bars
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=200, help="simulated studies per scenario")
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     ]
     gc.freeze()  # statsmodels' Holm correction calls gc.collect(); frozen objects make that cheap
     rows = []
-    with Progress(transient=True) as progress:
+    with progress_bars(True, transient=True) as progress:
         task = progress.add_task("simulating", total=reps * len(scenarios))
         for name, kwargs in scenarios:
             rows.append(_scenario(name, reps, progress, task, **dict(kwargs)))
