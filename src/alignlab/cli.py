@@ -24,11 +24,12 @@ from alignlab.core._cli import (
     Address,
     Executor,
     Retries,
+    RetryFailed,
     Workers,
     check_options,
     out_option,
-    output_dir,
-    user_file,
+    report_study,
+    run_study,
 )
 from alignlab.core._errors import AlignlabError
 from alignlab.forecast.cli import app as forecast_app
@@ -66,26 +67,17 @@ def run(
     workers: Workers = 1,
     address: Address = None,
     retries: Retries = 1,
+    retry_failed: RetryFailed = True,
 ) -> None:
     """Run (or resume) a study of any kind. Exits 1 if any cell failed, 2 on a bad spec."""
-    from alignlab.core._study import Study, run_exit_status
-
-    with user_file(spec, "a YAML study spec"):
-        study = Study.from_spec(spec, out=out)
-    output_dir(study.directory)  # checked once the spec is known good, so a bad spec leaves nothing behind
-    counts = study.run(executor=executor, workers=workers, address=address, retries=retries)
-    raise typer.Exit(run_exit_status(study, counts))
+    run_study(spec, out, executor=executor, workers=workers, address=address, retries=retries,
+              retry_failed=retry_failed)
 
 
 @app.command()
 def report(study_dir: Path = typer.Argument(..., help="A study folder (holds spec.yaml and results.sqlite).")) -> None:
     """Write report.html and summary.md for a study folder (also while it is still running)."""
-    from alignlab.core._study import Study
-
-    study = Study.restore(study_dir, check=False)  # a report needs the store, not the models
-    study.store().close()  # checked here, so a damaged store is one clear error whatever the report reads
-    for path in study.kind.report(study):
-        typer.echo(path)
+    report_study(study_dir)
 
 
 @app.command()

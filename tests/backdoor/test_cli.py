@@ -75,3 +75,16 @@ def test_run_takes_a_spec_without_the_study_field(tmp_path):
     assert "field 'seeds'" in " ".join(result.stderr.split())
     plain = _run("run", str(path))
     assert plain.returncode == 2 and "field 'study' is missing" in " ".join(plain.stderr.split())
+
+
+def test_instrument_run_refuses_another_kinds_spec(tmp_path):
+    """Each instrument's `run` runs its own kind only and points at `alignlab run` for the others (the shared
+    `core._cli.run_study`); nothing is created for the refused spec."""
+    path = tmp_path / "forecast.yaml"
+    assert _run("forecast", "init", str(path)).returncode == 0
+    for instrument, kind in (("backdoor", "backdoor"), ("scaling", "scaling")):
+        result = _run(instrument, "run", str(path), "--out", str(tmp_path / instrument))
+        text = " ".join(result.stderr.split())
+        assert result.returncode == 2, result.stderr
+        assert f"field 'study' is 'forecast', not '{kind}'" in text and f"alignlab run {path}" in text
+        assert "Traceback" not in result.stderr and not (tmp_path / instrument).exists()

@@ -7,37 +7,22 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from alignlab.core._cli import (
     Address,
     Executor,
+    Force,
     Retries,
+    RetryFailed,
     Workers,
     check_options,
     out_option,
-    output_dir,
-    user_file,
+    run_study,
     write_example,
 )
 
 app = typer.Typer(help="Backdoor persistence: plant a backdoor, apply safety training, measure what persists.",
                   no_args_is_help=True)
-console = Console(stderr=True)
-
-
-def _run(spec: Path, out: Path | None, executor: str, workers: int, address: str | None, retries: int,
-         retry_failed: bool) -> None:
-    from alignlab.core._study import Study, run_exit_status
-
-    with user_file(spec, "a YAML study spec"):
-        study = Study.from_spec(spec, out=out, default_kind="backdoor")  # `study: backdoor` may be left out
-    # The folder is checked (and created) only once the spec is known good, so a bad spec leaves nothing.
-    output_dir(study.directory)
-    counts = study.run(executor=executor, workers=workers, address=address, retries=retries, retry_failed=retry_failed)
-    code = run_exit_status(study, counts, console)
-    if code:
-        raise typer.Exit(code)
 
 
 @app.command()
@@ -50,10 +35,11 @@ def run(
     workers: Workers = 1,
     address: Address = None,
     retries: Retries = 1,
-    retry_failed: Annotated[bool, typer.Option(help="Re-run cells that failed in an earlier run.")] = True,
+    retry_failed: RetryFailed = True,
 ) -> None:
     """Run a study spec; finished cells and stages are skipped, so re-running resumes."""
-    _run(spec, out, executor, workers, address, retries, retry_failed)
+    run_study(spec, out, kind="backdoor", default_kind="backdoor", executor=executor, workers=workers, address=address,
+              retries=retries, retry_failed=retry_failed)  # `study: backdoor` may be left out
 
 
 @app.command()
@@ -66,14 +52,14 @@ def demo(
 ) -> None:
     """The default study: SmolLM2-135M, LoRA, normal vs distilled backdoor, HHH SFT safety training."""
     spec = files("alignlab.backdoor").joinpath("specs", "demo.yaml")
-    _run(Path(str(spec)), out, executor, workers, address, 1, True)
+    run_study(Path(str(spec)), out, executor=executor, workers=workers, address=address)
 
 
 @app.command()
 @check_options
 def init(
     path: Annotated[Path, typer.Argument(help="Where to write the example spec.")] = Path("backdoor-study.yaml"),
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    force: Force = False,
 ) -> None:
     """Write a commented example spec to start from."""
     text = files("alignlab.backdoor").joinpath("specs", "example.yaml").read_text(encoding="utf-8")

@@ -74,6 +74,8 @@ Address = Annotated[str | None, typer.Option(
     "--address", help="Ray cluster address (--executor ray); none starts a local cluster.")]
 Retries = Annotated[int, typer.Option(
     "--retries", help="Retries for a cell whose worker dies, before it is recorded as failed."), Field(ge=0, le=100)]
+RetryFailed = Annotated[bool, typer.Option(help="Re-run cells that failed in an earlier run.")]
+Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")]
 
 
 def out_option(help: str) -> Any:  # noqa: A002 - typer's own keyword
@@ -271,3 +273,39 @@ def write_example(path: str | Path, text: str, *, force: bool = False, run_comma
     Console(stderr=True).print(f"Wrote {path}. Edit it, then run: {run_command} {path}", highlight=False)
     return path
 
+
+# --- the study commands every instrument shares (`run`, `report`) ---------------------------------------------
+def run_study(spec: str | Path, out: Path | None = None, *, kind: str | None = None, default_kind: str | None = None,
+              executor: str = "local", workers: int = 1, address: str | None = None, retries: int = 1,
+              retry_failed: bool = True) -> None:
+    """What ``alignlab run`` and each instrument's ``run`` do: load the spec, run (or resume) the study and
+    exit 1 if a cell failed. ``kind`` makes an instrument's command refuse another kind's spec (pointing at
+    ``alignlab run``); ``default_kind`` lets a spec leave ``study:`` out."""
+    from rich.console import Console
+
+    from alignlab.core._study import Study, run_exit_status
+
+    with user_file(spec, "a YAML study spec"):
+        study = Study.from_spec(spec, out=out, default_kind=default_kind)
+    if kind is not None and study.spec.kind != kind:
+        raise AlignlabError(f"{spec}: field 'study' is '{study.spec.kind}', not '{kind}'; run it with "
+                            f"`alignlab run {spec}`.")
+    output_dir(study.directory)  # checked once the spec is known good, so a bad spec leaves nothing behind
+    counts = study.run(executor=executor, workers=workers, address=address, retries=retries, retry_failed=retry_failed)
+    code = run_exit_status(study, counts, Console(stderr=True))
+    if code:
+        raise typer.Exit(code)
+
+
+def report_study(study_dir: str | Path, *, kind: str | None = None) -> None:
+    """What ``alignlab report`` and each instrument's ``report`` do: rewrite a study folder's report.html and
+    summary.md (also mid-study) and print their paths; ``kind`` refuses another kind's folder."""
+    from alignlab.core._study import Study
+
+    study = Study.restore(study_dir, check=False)  # a report needs the store, not the models
+    if kind is not None and study.spec.kind != kind:
+        raise AlignlabError(f"'{study_dir}' holds a '{study.spec.kind}' study, not a {kind} one; use "
+                            f"`alignlab report {study_dir}`.")
+    study.store().close()  # checked here, so a damaged store is one clear error whatever the report reads
+    for path in study.kind.report(study):
+        typer.echo(path)

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from alignlab.core._cli import (
+    Force,
     Json,
     Seed,
     build_config,
@@ -231,7 +232,7 @@ def data(
 @check_options
 def init(
     path: Annotated[Path, typer.Argument(help="Where to write the example spec.")] = Path("forecast-study.yaml"),
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    force: Force = False,
 ) -> None:
     """Write a commented example spec of a forecast backtest study (`alignlab run` runs it)."""
     from alignlab.forecast._study import EXAMPLE_SPEC

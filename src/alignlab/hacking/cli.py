@@ -13,6 +13,7 @@ from rich.table import Table
 
 from alignlab.core import AlignlabError
 from alignlab.core._cli import (
+    Force,
     Json,
     Seed,
     Workers,
@@ -226,7 +227,7 @@ def init(
     kind: Annotated[Literal["scan", "awareness"], typer.Option(
         "--kind", help="scan (a samples file under several grader and detector settings) or awareness "
                        "(evaluation vs deployment cues over models, cue sets and seeds).")] = "scan",
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    force: Force = False,
 ) -> None:
     """Write a commented example spec of a hacking study (`alignlab run` runs it)."""
     from alignlab.core import get

@@ -13,15 +13,16 @@ from rich.table import Table
 from alignlab.core._cli import (
     Address,
     Executor,
+    Force,
     Retries,
+    RetryFailed,
     Workers,
     check_options,
     out_option,
-    output_dir,
-    output_file,
-    user_file,
+    report_study,
+    run_study,
+    write_example,
 )
-from alignlab.core._errors import AlignlabError
 
 app = typer.Typer(help="Scaling laws: fit L(N, D) = E + A/N^α + B/D^β, isoFLOP profiles, compute-equivalent gains.",
                   no_args_is_help=True)
@@ -125,46 +126,26 @@ def run(
     workers: Workers = 1,
     address: Address = None,
     retries: Retries = 1,
-    retry_failed: Annotated[bool, typer.Option(help="Re-run cells that failed in an earlier run.")] = True,
+    retry_failed: RetryFailed = True,
 ) -> None:
     """Run a scaling grid (one training run per cell); finished runs are skipped, so re-running resumes."""
-    from alignlab.core._study import Study, run_exit_status
-
-    with user_file(spec, "a YAML study spec"):
-        study = Study.from_spec(spec, out=out)
-    if study.spec.kind != "scaling":
-        raise AlignlabError(f"{spec}: field 'study' is '{study.spec.kind}', not 'scaling'; run it with `alignlab run {spec}`.")
-    output_dir(study.directory)  # only once the spec is known good, so a bad spec leaves nothing behind
-    counts = study.run(executor=executor, workers=workers, address=address, retries=retries, retry_failed=retry_failed)
-    code = run_exit_status(study, counts, Console(stderr=True))
-    if code:
-        raise typer.Exit(code)
+    run_study(spec, out, kind="scaling", executor=executor, workers=workers, address=address, retries=retries,
+              retry_failed=retry_failed)
 
 
 @app.command()
 def report(study_dir: Annotated[Path, typer.Argument(help="A scaling study folder (holds spec.yaml and results.sqlite).")]) -> None:
     """(Re)write report.html and summary.md of a scaling study, also while it is still running."""
-    from alignlab.core._study import Study
-
-    study = Study.restore(study_dir, check=False)
-    if study.spec.kind != "scaling":
-        raise AlignlabError(f"'{study_dir}' holds a '{study.spec.kind}' study, not a scaling one; use `alignlab report {study_dir}`.")
-    study.store().close()  # a damaged store is one clear error here, whatever the report reads
-    for path in study.kind.report(study):
-        typer.echo(path)
+    report_study(study_dir, kind="scaling")
 
 
 @app.command()
 @check_options
 def init(
     path: Annotated[Path, typer.Argument(help="Where to write the example spec.")] = Path("scaling-study.yaml"),
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    force: Force = False,
 ) -> None:
     """Write a commented example spec (the 24-run CPU study) to start from."""
     from alignlab.scaling._study import EXAMPLE_SPEC
 
-    if path.exists() and not path.is_dir() and not force:
-        raise AlignlabError(f"'{path}' already exists; pass --force to overwrite it or choose another path.")
-    output_file(path, "")
-    path.write_text(EXAMPLE_SPEC, encoding="utf-8")
-    Console(stderr=True).print(f"Wrote {path}. Edit it, then run: alignlab scaling run {path}", highlight=False)
+    write_example(path, EXAMPLE_SPEC, force=force, run_command="alignlab scaling run")
