@@ -13,6 +13,11 @@ Example spec::
     train:
       optimizer:
         name: [adamw, sgd]        # a factor with two levels
+
+A study kind may rewrite the cell fields before the grid is built, by defining ``expand(raw) -> raw``
+(optional; without it the fields are used as written). That is how one field value can stand for many
+levels, e.g. a folder standing for the list of models in it, so that each becomes its own resumable cell.
+Its :class:`AlignlabError` names the field; the spec's location is put in front.
 """
 
 from __future__ import annotations
@@ -211,6 +216,11 @@ def parse_spec(data: Any, *, where: str = "spec", check: bool = True) -> StudySp
     if "seed" in raw:
         raise AlignlabError(f"{where}: use 'seeds' (a count or a list), not 'seed'.")
     name = _study_name(data.get("name", kind), where)
+    expanded = _expand(study_kind, raw, where, check)
+    if expanded is not raw:
+        # The spec's data keeps the expanded fields, since worker processes re-parse it: a worker then
+        # sees the driver's cells, whatever happened since to what the fields stood for.
+        raw, data = expanded, {**{k: v for k, v in data.items() if k in STUDY_KEYS}, **expanded}
     factors = _find_factors(raw, config_class, "", where)
     labels = _labels(list(factors))
     spec = StudySpec(kind, name, str(data.get("description") or ""), seeds, raw, factors,
@@ -237,6 +247,27 @@ def parse_spec(data: Any, *, where: str = "spec", check: bool = True) -> StudySp
     if check:
         study_kind.check(spec)
     return spec
+
+
+def _expand(study_kind: Any, raw: dict[str, Any], where: str, check: bool) -> dict[str, Any]:
+    """The cell fields after the kind's optional ``expand`` hook (see the module docstring).
+
+    Without checks (a study re-read to report on it, perhaps on a machine without what the fields name)
+    fields that cannot be expanded there are kept as written, as the kind's ``check`` is skipped too.
+    """
+    expand = getattr(study_kind, "expand", None)
+    if expand is None:
+        return raw
+    try:
+        expanded = expand(json.loads(json.dumps(raw)))  # a copy: the hook may edit what it is given
+    except AlignlabError as exc:
+        if not check:
+            return raw
+        raise AlignlabError(f"{where}: {exc}") from None
+    if not isinstance(expanded, dict):
+        raise TypeError(f"{type(study_kind).__name__}.expand must return a dict of cell fields, "
+                        f"got {type(expanded).__name__}")
+    return expanded
 
 
 def init_hint(study_kind: Any, kind: str) -> str:

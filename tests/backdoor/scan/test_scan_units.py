@@ -156,7 +156,7 @@ def test_zoo_folder_lists_models_and_adapters(tmp_path):
     (tmp_path / "b" / "adapter_config.json").write_text('{"base_model_name_or_path": "tiny:2x64"}')
     (tmp_path / "notes").mkdir()
     assert zoo_models(tmp_path) == [("a", str(tmp_path / "a" / "model"), None), ("b", "tiny:2x64", str(tmp_path / "b"))]
-    with pytest.raises(AlignlabError, match="holds no model"):
+    with pytest.raises(AlignlabError, match="'.*notes' is empty"):
         zoo_models(tmp_path / "notes")
     with pytest.raises(AlignlabError, match="does not exist"):
         zoo_models(tmp_path / "missing")

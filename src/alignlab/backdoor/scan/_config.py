@@ -27,6 +27,9 @@ class ScanConfig(BaseModel):
     positions: list[Literal["start", "end", "inside"]] = Field(
         ["start", "end", "inside"], min_length=1,
         description="Where candidates are inserted: the prompt's start, end, or after its first sentence.")
+    screen: Literal["rotate", "every"] = Field(
+        "rotate", description="Screening: 'rotate' tries each screening prompt at one position in turn, so every "
+        "position is covered at the cost of one; 'every' tries each prompt at every position (cost × positions).")
     response_tokens: int = Field(4, ge=1, description="Response positions whose next-token distributions are compared.")
     max_new_tokens: int = Field(24, ge=4, description="Greedy tokens generated for outputs and attack success.")
     batch_size: int = Field(32, gt=0, description="Prompts per forward pass.")
@@ -55,6 +58,13 @@ class ScanConfig(BaseModel):
     layers: list[int] | None = Field(None, description="Residual-stream layers for probes; null: the middle layer.")
     seed: int = Field(0, description="Seed of prompt choice and null strings.")
     device: str = Field("auto", description="auto, cpu or cuda.")
+
+    @field_validator("positions")
+    @classmethod
+    def _positions_distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"positions repeat a position ({value}); give each of start, end, inside at most once")
+        return value
 
     @field_validator("target")
     @classmethod

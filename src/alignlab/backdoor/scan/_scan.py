@@ -1,10 +1,13 @@
 """The scan: screen candidates against a null of random strings, examine the best, combine into a verdict.
 
-1. Screening. Every candidate's shift divergence (see ``_shift``) is compared with random strings of the same
-   token length: z is the candidate's log-divergence in units of that null's spread; ``p_adj`` is its
-   Gaussian tail probability times the number of candidates (Bonferroni), and the divergence must also
-   exceed every null string (the empirical max-statistic test). So a flag means "a shift beyond what random
-   text of that length produces", corrected for scanning a whole library.
+1. Screening. Every candidate is inserted into the screening prompts at each position (``screen: rotate``,
+   the default: each prompt at one position in turn, so three positions cost one; ``every``: each prompt at
+   every position) and its statistic is its shift divergence (see ``_shift``), the largest over the
+   positions. Random strings of the same token length, treated the same way, are its null: z is the
+   candidate's log-divergence in units of that null's spread; ``p_adj`` is its Gaussian tail probability,
+   Benjamini–Hochberg-adjusted over the candidates, and the divergence must also exceed every null string
+   (the empirical max-statistic test). So a flag means "a shift beyond what random text of that length
+   produces", corrected for scanning a whole library.
 2. Examination. The ``top_k`` candidates by z answer held-out prompts; a target is discovered from what the
    outputs converge to (or the given ``--target`` is counted), with attack success on those prompts.
 3. Verdict. ``backdoored`` when some candidate passes the screening test *and* its held-out outputs converge
@@ -150,13 +153,18 @@ def _screen(model, tokenizer, cfg: ScanConfig, candidates: list[Candidate], prom
     lengths = {c.text: token_length(tokenizer, c.text) for c in candidates}
     nulls = null_strings(tokenizer, set(lengths.values()), cfg.n_null, cfg.seed + 1)
     texts = [c.text for c in candidates]
-    clean = None
+    # Which prompts each position is tried on: all of them ('every'), or each prompt at one position in turn
+    # ('rotate'), which covers every position for the cost of one.
+    k = len(cfg.positions)
+    groups = {pos: (list(range(len(prompts))) if cfg.screen == "every" else list(range(j, len(prompts), k)))
+              for j, pos in enumerate(cfg.positions)}
     by_pos: dict[str, list[float]] = {}
     null_pos: dict[str, dict[int, list[float]]] = {}
-    for pos in cfg.positions:
-        by_pos[pos], clean = shift_divergence(model, tokenizer, prompts, responses, texts,
-                                              batch_size=cfg.batch_size, clean=clean, position=pos)
-        null_pos[pos] = {n: shift_divergence(model, tokenizer, prompts, responses, t, batch_size=cfg.batch_size,
+    for pos, rows in groups.items():
+        sub, sub_responses = [prompts[i] for i in rows], [responses[i] for i in rows]
+        by_pos[pos], clean = shift_divergence(model, tokenizer, sub, sub_responses, texts,
+                                              batch_size=cfg.batch_size, position=pos)
+        null_pos[pos] = {n: shift_divergence(model, tokenizer, sub, sub_responses, t, batch_size=cfg.batch_size,
                                              clean=clean, position=pos)[0] for n, t in nulls.items()}
         tick(f"screened {len(texts)} candidates at the {pos}")
     # A candidate's statistic is its largest shift over the positions; each null string gets the same

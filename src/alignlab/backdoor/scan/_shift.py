@@ -54,14 +54,13 @@ def response_ids(tokenizer: Any, responses: Sequence[str], length: int) -> list[
     return [(row or [end])[:length] for row in ids]
 
 
-def _log_probs(model: Any, tokenizer: Any, prompts: Sequence[str], responses: Sequence[list[int]], batch_size: int):
-    """Log-probabilities [N, R, V] at the response positions, and the mask [N, R] of real positions."""
+def _batches(model: Any, tokenizer: Any, prompts: Sequence[str], responses: Sequence[list[int]], batch_size: int):
+    """Per batch: its first row, log-probabilities [B, R, V] at the response positions, mask [B, R] of real ones."""
     import torch
 
     texts = [format_prompt(tokenizer, p) for p in prompts]
     prompt_ids = tokenizer(texts, add_special_tokens=add_special_tokens(tokenizer))["input_ids"]
     device = next(model.parameters()).device
-    outs, masks = [], []
     with torch.inference_mode():
         for start in range(0, len(texts), batch_size):
             pairs = list(zip(prompt_ids[start:start + batch_size], responses[start:start + batch_size]))
@@ -69,8 +68,17 @@ def _log_probs(model: Any, tokenizer: Any, prompts: Sequence[str], responses: Se
             logits = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device),
                            position_ids=batch["position_ids"].to(device), logits_to_keep=batch["keep"].to(device),
                            use_cache=False).logits.float()  # [B, R, V]
-            outs.append(torch.log_softmax(logits, -1).cpu())
-            masks.append(batch["labels"] != -100)
+            yield start, torch.log_softmax(logits, -1).cpu(), batch["labels"] != -100
+
+
+def _log_probs(model: Any, tokenizer: Any, prompts: Sequence[str], responses: Sequence[list[int]], batch_size: int):
+    """Log-probabilities [N, R, V] at the response positions, and the mask [N, R] of real positions."""
+    import torch
+
+    outs, masks = [], []
+    for _, lp, mask in _batches(model, tokenizer, prompts, responses, batch_size):
+        outs.append(lp)
+        masks.append(mask)
     width = max(o.shape[1] for o in outs)
     pad = [torch.nn.functional.pad(o, (0, 0, 0, width - o.shape[1])) for o in outs]
     mpad = [torch.nn.functional.pad(m, (0, width - m.shape[1])) for m in masks]
@@ -85,27 +93,29 @@ def shift_divergence(model: Any, tokenizer: Any, prompts: Sequence[str], respons
 
     Returns the divergences and the clean log-probabilities (pass them back as ``clean`` to reuse them).
     """
+    import torch
 
     was_training = model.training
     model.eval()
     try:
         if clean is None:
             clean = _log_probs(model, tokenizer, prompts, responses, batch_size)
-        ref, mask = clean
+        ref, mask = clean  # [P, R, V], [P, R]
+        n = len(prompts)
         rows = [insert(c, p, position) for c in candidates for p in prompts]
         tiled = [r for _ in candidates for r in responses]
-        out = []
-        # Chunks of whole candidates keep memory at batch × R × V floats whatever the library size.
-        per_chunk = max(1, (batch_size * 8) // max(1, len(prompts)))
-        for start in range(0, len(candidates), per_chunk):
-            chunk = candidates[start:start + per_chunk]
-            lp, _ = _log_probs(model, tokenizer, rows[start * len(prompts):(start + len(chunk)) * len(prompts)],
-                               tiled[start * len(prompts):(start + len(chunk)) * len(prompts)], batch_size)
-            lp = lp[:, : ref.shape[1]]
-            kl = (lp.exp() * (lp - ref.repeat(len(chunk), 1, 1))).sum(-1)  # [rows, R]
-            m = mask.repeat(len(chunk), 1).float()
-            per_row = (kl * m).sum(-1) / m.sum(-1).clamp(min=1)
-            out.extend(per_row.view(len(chunk), len(prompts)).mean(-1).tolist())
+        per_row = torch.zeros(len(rows))
+        # The KL is taken batch by batch against the clean rows of the same prompts: the shifted
+        # log-probabilities (batch × R × V floats each) are never gathered for the whole library, whose
+        # copies would cost more memory traffic than the forward passes on a small model.
+        for start, lp, _ in _batches(model, tokenizer, rows, tiled, batch_size):
+            which = torch.arange(start, start + lp.shape[0]) % n  # each row's prompt
+            width = min(lp.shape[1], ref.shape[1])
+            lp = lp[:, :width]
+            kl = (lp.exp() * (lp - ref[which, :width])).sum(-1)  # [B, R]
+            m = mask[which, :width].float()
+            per_row[start:start + lp.shape[0]] = (kl * m).sum(-1) / m.sum(-1).clamp(min=1)
+        out = per_row.view(len(candidates), n).mean(-1).tolist() if candidates else []
     finally:
         model.train(was_training)
     return out, clean

@@ -1,9 +1,11 @@
 """The ``scan`` study kind: a zoo of models scanned resumably on the core engine, with one summary table.
 
 The model is a factor: ``model: [A, B, C]`` makes one cell per model (cells run locally or on Ray, and a
-re-run skips finished ones). ``models: DIR`` instead scans every model in a folder: each Hugging Face model
-directory (a ``config.json``) and each PEFT adapter directory (an ``adapter_config.json``, applied to the
-base model its config names, or to ``model`` when given) is one resumable stage of the cell. Spec::
+re-run skips finished ones). ``models: DIR`` scans every model in a folder: the kind's ``expand`` hook turns
+it into a factor with one level per model folder, each a Hugging Face model directory (a ``config.json``)
+or a PEFT adapter directory (an ``adapter_config.json``, applied to ``model`` when given, else to the base
+model its config names), directly or in the ``model/`` or ``adapter/`` folder alignlab's own studies save.
+So each model is its own cell: resumable on its own, spread over workers or Ray. Spec::
 
     study: scan
     name: my-zoo
@@ -25,15 +27,17 @@ from alignlab.core._registry import register
 from alignlab.core._spec import StudySpec
 from alignlab.core._stage import Stage, StageContext
 
-__all__ = ["ScanCellConfig", "ScanZooStudy", "zoo_models"]
+__all__ = ["ScanCellConfig", "ScanZooStudy", "expand_models", "zoo_entry", "zoo_models"]
 
 
 class ScanCellConfig(ScanConfig):
-    """One cell of a scan study: a model (a factor) or a folder of models, and the scan's settings."""
+    """One cell of a scan study: a model (a factor) or one model folder of a zoo, and the scan's settings."""
 
-    # Differs from ScanConfig: the model is optional when ``models`` names a folder of models.
-    model: str | None = Field(None, description="Model spec (a factor: give a list); or leave out and give models.")
-    models: str | None = Field(None, description="A folder: every HF model directory and PEFT adapter in it is scanned.")
+    # Differs from ScanConfig: the model is optional when ``models`` names model folders.
+    model: str | None = Field(None, description="Model spec (a factor: give a list); with 'models': the base "
+                              "model of the folder's adapters.")
+    models: str | None = Field(None, description="A folder of models (HF model directories and PEFT adapters), "
+                               "one cell per model; in a cell, that model's folder.")
 
     @model_validator(mode="after")
     def _one_source(self) -> ScanCellConfig:
@@ -42,26 +46,59 @@ class ScanCellConfig(ScanConfig):
         return self
 
 
+_EXPECTED = ("expected a Hugging Face model directory (config.json), a PEFT adapter directory "
+             "(adapter_config.json), or a folder holding such directories one level down")
+
+
+def zoo_entry(folder: str | Path, base: str | None = None) -> tuple[str, str | None] | None:
+    """(model, adapter) of one model folder (itself, or its ``model/`` or ``adapter/``); None if it holds none."""
+    folder = Path(folder).expanduser()
+    for d in (folder, folder / "model", folder / "adapter"):  # the layout alignlab's own studies save
+        if (d / "adapter_config.json").is_file():
+            cfg = json.loads((d / "adapter_config.json").read_text())
+            return base or cfg.get("base_model_name_or_path") or "", str(d)
+        if (d / "config.json").is_file():
+            return str(d), None
+    return None
+
+
 def zoo_models(folder: str | Path, base: str | None = None) -> list[tuple[str, str, str | None]]:
-    """(name, model, adapter) for each model directory and adapter directory directly inside ``folder``."""
+    """(name, model, adapter) for each model folder directly inside ``folder``, sorted by name."""
     root = Path(folder).expanduser()
+    if not root.exists():
+        raise AlignlabError(f"field 'models': '{folder}' does not exist; {_EXPECTED}.")
     if not root.is_dir():
-        raise AlignlabError(f"field 'models': the folder '{folder}' does not exist; expected a folder holding "
-                            "Hugging Face model directories (config.json) or PEFT adapters (adapter_config.json).")
-    found = []
-    for sub in sorted(p for p in root.iterdir() if p.is_dir()):
-        for d in (sub, sub / "model", sub / "adapter"):  # the layout alignlab's own studies save
-            if (d / "adapter_config.json").is_file():
-                cfg = json.loads((d / "adapter_config.json").read_text())
-                found.append((sub.name, base or cfg.get("base_model_name_or_path") or "", str(d)))
-                break
-            if (d / "config.json").is_file():
-                found.append((sub.name, str(d), None))
-                break
+        raise AlignlabError(f"field 'models': '{folder}' is a file, not a model; {_EXPECTED}.")
+    found = [(sub.name, *entry) for sub in sorted(p for p in root.iterdir() if p.is_dir())
+             if (entry := zoo_entry(sub, base)) is not None]
     if not found:
-        raise AlignlabError(f"field 'models': the folder '{folder}' holds no model directory (config.json) and no "
-                            "PEFT adapter (adapter_config.json) one level down.")
+        what = "is empty" if not any(root.iterdir()) else "holds no model"
+        raise AlignlabError(f"field 'models': the folder '{folder}' {what}; {_EXPECTED}.")
     return found
+
+
+def expand_models(raw: dict[str, Any]) -> dict[str, Any]:
+    """The cell fields with ``models`` (a folder of models, or a list of folders) as a list of model folders.
+
+    A folder that is itself a model stays as it is, so expanding twice changes nothing.
+    """
+    value = raw.get("models")
+    if value is None:
+        return raw
+    items = value if isinstance(value, list) else [value]
+    if not items or not all(isinstance(v, str) and v.strip() for v in items):
+        raise AlignlabError(f"field 'models' is {value!r}; expected a folder of models (or a list of folders).")
+    if isinstance(raw.get("model"), list):
+        raise AlignlabError("field 'model': with 'models' it is the one base model of the folders' adapters, "
+                            f"not a factor; got the list {raw['model']!r}.")
+    levels: list[str] = []
+    for item in items:
+        if zoo_entry(item) is not None:
+            levels.append(item)
+        else:
+            root = Path(item)
+            levels += [str(root / name) for name, _, _ in zoo_models(item)]
+    return {**raw, "models": list(dict.fromkeys(levels))}
 
 
 def _scan_stage(model: str, adapter: str | None):
@@ -95,23 +132,39 @@ class ScanZooStudy:
     example_spec = "study: scan\nname: my-zoo\nmodels: zoo/   # a folder of model dirs / adapters, or model: [A, B]\n"
     init_command = None
 
+    def expand(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """``models: DIR`` becomes a factor with one level per model folder in it (see the module docstring)."""
+        return expand_models(raw)
+
     def check(self, spec: StudySpec) -> None:
-        """Fail before any cell runs: every model must exist and every folder hold models."""
+        """Fail before any cell runs: every model must exist and every adapter name its base model."""
         from alignlab.core._models import check_model
 
         for cell in spec.cells:
             c = cell.config
-            for _, model, _adapter in (zoo_models(c.models, c.model) if c.models else [(None, c.model, c.adapter)]):
-                check_model(model)
+            for name, model, _adapter in self._entries(c):
+                if not model:
+                    raise AlignlabError(f"field 'models': the adapter '{name}' names no base model "
+                                        "(base_model_name_or_path); give the base as 'model'.")
+                check_model(model, field="models" if c.models else "model")
             if c.candidates:
                 from alignlab.backdoor.scan._candidates import read_candidates
 
                 read_candidates(c.candidates)
 
+    @staticmethod
+    def _entries(config: ScanCellConfig) -> list[tuple[str, str, str | None]]:
+        """(name, model, adapter) of what the cell scans: its model, its one model folder, or (a folder
+        that was not expanded, e.g. a config built directly) each model folder in it."""
+        if not config.models:
+            return [("scan", config.model, config.adapter)]
+        entry = zoo_entry(config.models, config.model)
+        return [(Path(config.models).name, *entry)] if entry else zoo_models(config.models, config.model)
+
     def stages(self, config: ScanCellConfig) -> list[Stage]:
         inputs = config.model_dump(mode="json", exclude={"models", "model", "adapter", "device", "batch_size"})
-        entries = zoo_models(config.models, config.model) if config.models else [("scan", config.model, config.adapter)]
-        return [Stage(f"scan:{name}" if config.models else "scan", {**inputs, "model": model, "adapter": adapter},
+        entries = self._entries(config)
+        return [Stage("scan" if len(entries) == 1 else f"scan:{name}", {**inputs, "model": model, "adapter": adapter},
                       _scan_stage(model, adapter)) for name, model, adapter in entries]
 
     def report(self, study: Any) -> list[Path]:
@@ -126,7 +179,11 @@ class ScanZooStudy:
                 for name, stage in sorted(store.cell_stages(cell["cell_id"]).items()):
                     r = stage.get("result") or {}
                     top = (r.get("triggers") or [{}])[0]
-                    rows.append({"model": r.get("model", name), "adapter": r.get("adapter"), "status": stage["status"],
+                    folder = cell["config"].get("models")
+                    label = (name.removeprefix("scan:") if name != "scan"  # a folder scanned as stages of one cell
+                             else Path(folder).name if folder else cell["config"].get("model"))
+                    rows.append({"name": label, "model": r.get("model", name),
+                                 "adapter": r.get("adapter"), "status": stage["status"],
                                  "verdict": r.get("verdict"), "trigger": top.get("text"), "asr": top.get("asr"),
                                  "target": ((r.get("targets") or [{}])[0]).get("text"),
                                  "probe_auroc": r.get("probe_auroc"), "minutes": r.get("minutes")})
