@@ -64,7 +64,7 @@ def ray_cluster():
     yield address, env
     os.killpg(head.pid, signal.SIGTERM)
     try:
-        head.wait(timeout=30)
+        head.wait(timeout=5)  # nothing of a test cluster needs a graceful stop; waiting longer only slows CI
     except subprocess.TimeoutExpired:
         os.killpg(head.pid, signal.SIGKILL)
     subprocess.run(["pkill", "-9", "-f", temp], check=False)  # anything of this cluster that is left

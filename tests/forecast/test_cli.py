@@ -1,5 +1,9 @@
 import json
+import os
+import subprocess
+import sys
 
+import pytest
 from typer.testing import CliRunner
 
 from alignlab.cli import app
@@ -36,15 +40,25 @@ def test_backtest_command_and_bad_file(tmp_path):
     assert isinstance(bad.exception, AlignlabError)
 
 
-def test_stocks_report_small(tmp_path):
+# A small stock study (12 origins half a year apart, refits every two years): seconds, not minutes.
+STOCKS_OPTIONS = {"n_windows": 12, "step_size": 26, "refit": 104}
+
+
+@pytest.fixture(scope="module")
+def stocks_study(tmp_path_factory):
+    """The stock prototype run once (through the Python API) for the tests below; (folder, result)."""
+    from alignlab.forecast import StocksConfig, run_stocks
+
+    out_dir = tmp_path_factory.mktemp("stocks-root") / "stocks"
+    return out_dir, run_stocks(out_dir, StocksConfig(**STOCKS_OPTIONS), progress=False)
+
+
+def test_stocks_report_small(stocks_study):
     """The stock prototype is a forecast study: its folder is listed, re-reported and resumed like any other."""
     from alignlab.core import Store, Study
     from alignlab.core._studies import list_studies
-    from alignlab.forecast import StocksConfig, run_stocks
 
-    out_dir = tmp_path / "stocks"
-    config = StocksConfig(n_windows=12, step_size=26, refit=104)
-    out = run_stocks(out_dir, config, progress=False)
+    out_dir, out = stocks_study
     assert (out_dir / "report.html").exists() and (out_dir / "summary.md").exists()
     html = (out_dir / "report.html").read_text()
     for anchor in ("skill", "coverage", "pit", "revisions", "rewards", "collusion", "anchor", "rationality"):
@@ -58,7 +72,7 @@ def test_stocks_report_small(tmp_path):
             assert scores.loc[model, "p_Naive"] < 0.05
         if model in scores.index and "are calibrated" in line:
             assert 0.75 <= scores.loc[model, "coverage"] <= 0.85
-    assert [row["kind"] for row in list_studies(tmp_path)] == ["forecast"]
+    assert [row["kind"] for row in list_studies(out_dir.parent)] == ["forecast"]
     store = Store(out_dir / "results.sqlite")
     finished = {c["cell_id"]: c["finished"] for c in store.cells()}
     store.close()
@@ -67,6 +81,39 @@ def test_stocks_report_small(tmp_path):
     store = Store(out_dir / "results.sqlite")
     assert {c["cell_id"]: c["finished"] for c in store.cells()} == finished  # resumed: nothing recomputed
     store.close()
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")  # Python's json writes NaN and Infinity, which JSON has not
+
+
+def test_stocks_json_is_the_only_thing_on_stdout(stocks_study):
+    """`forecast stocks --json` on the study above (it resumes: every cell is done) prints one strict JSON
+    document on stdout, {"verdicts": [...], "scores": [{model, mae, ...}]}, and its notes on stderr; without
+    --json the verdicts are on stdout and the progress bars on stderr."""
+    out_dir, out = stocks_study
+    options = ["--out", str(out_dir), "--origins", "12", "--step", "26", "--refit", "104"]
+    command = [sys.executable, "-m", "alignlab.cli", "forecast", "stocks", *options]
+    env = {**os.environ, "ALIGNLAB_PROGRESS": "1", "COLUMNS": "200"}  # bars even without a terminal
+    run = subprocess.run([*command, "--json"], capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    data = json.loads(run.stdout, parse_constant=_no_constant)
+    assert set(data) == {"verdicts", "scores"}
+    scores = {row["model"]: row for row in data["scores"]}
+    assert set(scores) == {"chained-td0", "direct-mc", "Naive", "RWD"}
+    for model, row in scores.items():  # the same numbers as the Python API's table
+        expected = out["scores"].set_index("model").loc[model]
+        assert row["mae"] == pytest.approx(expected["mae"]) and row["mae"] > 0
+        assert row["coverage"] is None or 0 <= row["coverage"] <= 1
+    assert [line.split(":")[0] for line in data["verdicts"]] == [line.split(":")[0].replace("**", "") for line in out["verdicts"]]
+    assert not any("**" in line for line in data["verdicts"])
+    assert "4 cells (4 already finished)" in run.stderr  # resumed, nothing recomputed, said on stderr
+
+    plain = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert plain.returncode == 0, plain.stderr[-3000:]
+    verdicts = " ".join("• " + line.replace("**", "") for line in out["verdicts"])
+    assert plain.stdout.split() == verdicts.split()  # the verdicts (wrapped to the width), nothing else
+    assert "cells" in plain.stderr and "Wrote" in plain.stderr and "━" in plain.stderr  # the bars: stderr
 
 
 def test_data_writes_the_file_and_keeps_notes_off_stdout(tmp_path, capsys):

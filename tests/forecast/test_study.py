@@ -2,16 +2,15 @@
 sharing when a grid adds a forecaster, `alignlab studies` and `alignlab report`."""
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
 from alignlab.core import AlignlabError, Store, Study, parse_spec
+from tests._resume import interrupt_after_first_cell
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "forecast_backtest.yaml"
 CLI = [sys.executable, "-m", "alignlab.cli"]
@@ -36,24 +35,6 @@ def _snapshot(out: Path) -> dict[str, dict]:
         store.close()
 
 
-def _interrupt_after_first_cell(command: list[str], out: Path, timeout: float = 300) -> int:
-    """Start ``command``, send it SIGINT (Ctrl-C) once a cell is done; returns its exit status."""
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + timeout
-    while time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-        if (out / "results.sqlite").exists():
-            store = Store(out / "results.sqlite")
-            try:
-                done = sum(c["status"] == "done" for c in store.cells())
-            finally:
-                store.close()
-            if done:
-                proc.send_signal(signal.SIGINT)
-                break
-    return proc.wait(timeout=120)
-
-
 def _check_resume(tmp_path: Path, *options: str) -> Path:
     # 20 origins: each cell takes a second or more, so the interrupt lands while later cells are unfinished;
     # the baselines first, so the first finished cell comes early.
@@ -61,7 +42,7 @@ def _check_resume(tmp_path: Path, *options: str) -> Path:
     spec = _spec(tmp_path, origins=20, forecaster=data["forecaster"][2:] + data["forecaster"][:2])
     out = tmp_path / "study"
     command = CLI + ["run", str(spec), "--out", str(out), *options]
-    assert _interrupt_after_first_cell(command, out) != 0
+    assert interrupt_after_first_cell(command, out) != 0
     before = _snapshot(out)
     finished = {c: s for c, s in before.items() if s["status"] == "done"}
     assert 1 <= len(finished) < 4, f"the run should be interrupted midway ({len(finished)} of 4 cells done)"

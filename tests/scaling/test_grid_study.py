@@ -1,16 +1,15 @@
 """The ``scaling`` study kind on the core engine: a tiny grid resumes after Ctrl-C without redoing finished
 runs, the report fits the runs and decides, and bad specs get one clear error naming the field."""
 
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
 from alignlab.core import AlignlabError, Store, Study, parse_spec
+from tests._resume import interrupt_after_first_cell
 
 CLI = [sys.executable, "-m", "alignlab.cli"]
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -36,29 +35,12 @@ def _snapshot(out: Path) -> dict[str, tuple]:
         store.close()
 
 
-def _interrupt_after_first_cell(command: list[str], out: Path, timeout: float = 300) -> int:
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + timeout
-    while time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-        if (out / "results.sqlite").exists():
-            store = Store(out / "results.sqlite")
-            try:
-                done = sum(c["status"] == "done" for c in store.cells())
-            finally:
-                store.close()
-            if done:
-                proc.send_signal(signal.SIGINT)
-                break
-    return proc.wait(timeout=120)
-
-
 def test_an_interrupted_grid_resumes_without_redoing_finished_runs(tmp_path):
     spec = tmp_path / "spec.yaml"
     spec.write_text(yaml.safe_dump(TINY, sort_keys=False))
     out = tmp_path / "study"
     command = CLI + ["scaling", "run", str(spec), "--out", str(out)]
-    assert _interrupt_after_first_cell(command, out) != 0
+    assert interrupt_after_first_cell(command, out) != 0
     finished = {c: s for c, s in _snapshot(out).items() if s[0] == "done"}
     assert 1 <= len(finished) < 4, f"the run should stop midway ({len(finished)} of 4 runs done)"
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)

@@ -7,7 +7,8 @@ from alignlab.core._chat import format_prompt, format_response
 from alignlab.core._data import Prompt, load_prompts
 from alignlab.core._errors import AlignlabError, MissingExtraError, require
 from alignlab.core._generation import autocast, generate, supports_bf16
-from alignlab.core._models import ModelSource, load_model, model_identity, resolve_device, resolve_source
+from alignlab.core._model_sources import resolve_device
+from alignlab.core._models import ModelSource, load_model, model_identity, resolve_source
 from alignlab.core._optim import OptimizerConfig
 from alignlab.core._paths import cache_dir
 from alignlab.core._registry import RegistryEntry, create, get, names, register

@@ -56,7 +56,7 @@ class StoreService:
 
 
 class RemoteStore:
-    """A worker's view of the driver's store (see :class:`~alignlab.core._store.Recorder`)."""
+    """A worker's view of the driver's store (see :class:`~alignlab.core._stage.Recorder`)."""
 
     def __init__(self, service: Any, shared: bool):
         import ray

@@ -1,19 +1,9 @@
-"""What a study kind hands the engine: stages, the context a running stage sees, and the kind's protocol.
+"""What a study kind hands the engine: stages, the context a running stage sees (with the recorder its
+results go to), and the kind's protocol.
 
 A stage is identified by a hash of its name, its inputs (the config parts it depends on) and the keys of
 the stages before it (:func:`stage_key`), so two cells that agree on a stage's inputs share its result.
-
-Example::
-
-    @register("study", "my-study")
-    class MyStudy:
-        name = "my-study"
-        config_class = MyCellConfig
-        example_spec = "study: my-study\\nname: example\\n"
-        init_command = "alignlab my-instrument init"
-        def check(self, spec): ...
-        def stages(self, config): return [Stage("train", config.model_dump(), train)]
-        def report(self, study): ...
+:class:`StudyKind` shows a whole kind in a few lines.
 """
 
 from __future__ import annotations
@@ -30,12 +20,11 @@ from pydantic import BaseModel
 
 from alignlab.core._errors import AlignlabError
 from alignlab.core._spec import Cell, StudySpec
-from alignlab.core._store import Recorder
 
 if TYPE_CHECKING:
     from alignlab.core._study import Study
 
-__all__ = ["Stage", "StageContext", "StudyKind", "stage_key"]
+__all__ = ["Recorder", "Stage", "StageContext", "StudyKind", "stage_key"]
 
 
 @dataclass
@@ -69,12 +58,31 @@ class StudyKind(Protocol):
     # Optional: the command that writes example_spec to a file, which a spec error names ("Run `...` for a
     # commented example"). A kind without it is taken to have `alignlab <kind> init`; None names none.
     # init_command: str | None
+    # Optional: ``expand(raw: dict) -> dict`` rewrites the cell fields before the grid is built (e.g. a folder
+    # into a list factor of its models); it raises AlignlabError naming the field. Without it, as written.
 
     def check(self, spec: StudySpec) -> None: ...
 
     def stages(self, config: BaseModel) -> list[Stage]: ...
 
     def report(self, study: Study) -> list[Path]: ...
+
+
+class Recorder(Protocol):
+    """What a running cell writes and reads: the :class:`Store` itself, or a proxy to the driver's store
+    (a Ray worker on another machine). Artifact methods move stage folders when the study folder is not
+    shared with the worker; for the local store they do nothing."""
+
+    def start_cell(self, cell_id: str) -> None: ...
+    def finish_cell(self, cell_id: str, status: str, *, outcome: str | None = None, error: str | None = None) -> None: ...
+    def stage(self, key: str) -> dict[str, Any] | None: ...
+    def link_stage(self, cell_id: str, name: str, key: str) -> None: ...
+    def start_stage(self, key: str, name: str) -> None: ...
+    def finish_stage(self, key: str, status: str, *, result: Any = None, error: str | None = None) -> None: ...
+    def log_metric(self, key: str, step: int, name: str, value: float, lo: float | None = None, hi: float | None = None) -> None: ...
+    def stage_metrics(self, key: str) -> list[dict[str, Any]]: ...
+    def fetch_artifacts(self, name: str, key: str, folder: Path) -> None: ...
+    def publish_artifacts(self, name: str, key: str, folder: Path) -> None: ...
 
 
 @dataclass

@@ -19,12 +19,12 @@ import sqlite3
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from alignlab.core._errors import AlignlabError
-from alignlab.core._journal import JOURNAL_FILE, Journal, move_aside, replay_into
+from alignlab.core._journal import JOURNAL_FILE, Journal, _json_or_none, move_aside, replay_into
 
-__all__ = ["Recorder", "Store", "StoreDamaged"]
+__all__ = ["Store", "StoreDamaged"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
@@ -41,23 +41,6 @@ CREATE TABLE IF NOT EXISTS metrics(
 """
 
 STATUSES = ("pending", "running", "done", "failed")
-
-
-class Recorder(Protocol):
-    """What a running cell writes and reads: the :class:`Store` itself, or a proxy to the driver's store
-    (a Ray worker on another machine). Artifact methods move stage folders when the study folder is not
-    shared with the worker; for the local store they do nothing."""
-
-    def start_cell(self, cell_id: str) -> None: ...
-    def finish_cell(self, cell_id: str, status: str, *, outcome: str | None = None, error: str | None = None) -> None: ...
-    def stage(self, key: str) -> dict[str, Any] | None: ...
-    def link_stage(self, cell_id: str, name: str, key: str) -> None: ...
-    def start_stage(self, key: str, name: str) -> None: ...
-    def finish_stage(self, key: str, status: str, *, result: Any = None, error: str | None = None) -> None: ...
-    def log_metric(self, key: str, step: int, name: str, value: float, lo: float | None = None, hi: float | None = None) -> None: ...
-    def stage_metrics(self, key: str) -> list[dict[str, Any]]: ...
-    def fetch_artifacts(self, name: str, key: str, folder: Path) -> None: ...
-    def publish_artifacts(self, name: str, key: str, folder: Path) -> None: ...
 
 
 class StoreDamaged(AlignlabError):
@@ -77,7 +60,8 @@ class StoreDamaged(AlignlabError):
 
 
 class Store:
-    """Access to a study's ``results.sqlite``; safe to open from several processes.
+    """Access to a study's ``results.sqlite``; safe to open from several processes. It is the
+    :class:`~alignlab.core._stage.Recorder` a cell running in the driver's process writes to.
 
     Opening checks the file and raises :class:`StoreDamaged` when it is damaged, or empty while the
     folder holds a journal or artifacts (a store that silently started over would redo finished work).
@@ -247,7 +231,7 @@ class Store:
                                  "finished": now, "seconds": now - started, "metrics": self.stage_metrics(key)})
         self.db.execute(
             "UPDATE stages SET status=?, result=?, error=?, finished=?, seconds=? - started WHERE stage_key=?",
-            (status, _dumps(result), error, now, now, key),
+            (status, _json_or_none(result), error, now, now, key),
         )
 
     def cell_stages(self, cell_id: str) -> dict[str, dict[str, Any]]:
@@ -294,10 +278,6 @@ class Store:
             "WHERE c.in_spec = 1 ORDER BY c.position, cs.name, m.step"
         )
         return pd.read_sql_query(query, self.db)
-
-
-def _dumps(value: Any) -> str | None:
-    return json.dumps(value) if value is not None else None
 
 
 def _has_artifacts(folder: Path) -> bool:

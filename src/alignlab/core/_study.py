@@ -29,8 +29,8 @@ from alignlab.core._journal import JOURNAL_FILE
 from alignlab.core._progress import progress_bars, quiet_transformers, stage_bars
 from alignlab.core._registry import get
 from alignlab.core._spec import Cell, StudySpec, load_spec, parse_spec
-from alignlab.core._stage import Stage, StageContext, StudyKind, _Lock, stage_key  # noqa: F401  (Stage: re-exported)
-from alignlab.core._store import Recorder, Store, StoreDamaged
+from alignlab.core._stage import Recorder, Stage, StageContext, StudyKind, _Lock, stage_key  # noqa: F401  (Stage: re-exported)
+from alignlab.core._store import Store, StoreDamaged
 
 # Stage, StageContext and StudyKind live in _stage (what a study kind provides); they are importable from
 # here too, as they always were, but listed in that module's __all__ only.

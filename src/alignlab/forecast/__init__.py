@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from alignlab.core._lazy import lazy_getattr
 
 if TYPE_CHECKING:
+    from alignlab.core.stats import diebold_mariano, skill_interval
     from alignlab.forecast._backtest import BacktestResult, backtest, evaluate
     from alignlab.forecast._chained import ChainedForecaster
     from alignlab.forecast._chained_config import ChainedConfig
@@ -30,9 +31,8 @@ if TYPE_CHECKING:
         to_weekly,
         validate_series,
     )
-    from alignlab.forecast._inference import diebold_mariano, skill_interval
     from alignlab.forecast._interop import cv_to_chains, read_cross_validation, write_cross_validation
-    from alignlab.forecast._learners import LocationScale, TorchRegressor, quantile_midpoints
+    from alignlab.forecast._learners import LocationScale, quantile_midpoints
     from alignlab.forecast._lm import LMForecaster, parse_chained_answer, parse_number, run_lm_chain
     from alignlab.forecast._protocol import Forecaster, check_forecaster, cross_validation, forecasts_at
     from alignlab.forecast._rationality import (
@@ -65,6 +65,7 @@ if TYPE_CHECKING:
         lambda_returns,
         state_features,
     )
+    from alignlab.forecast._torch_regressor import TorchRegressor
 
 # Public names load on first use: importing the package (as the registry does) stays cheap.
 _SOURCES = {
@@ -80,7 +81,7 @@ _SOURCES = {
     "crps_quantiles": "alignlab.forecast._scores",
     "crps_samples": "alignlab.forecast._scores",
     "cv_to_chains": "alignlab.forecast._interop",
-    "diebold_mariano": "alignlab.forecast._inference",
+    "diebold_mariano": "alignlab.core.stats",
     "distributional_targets": "alignlab.forecast._targets",
     "evaluate": "alignlab.forecast._backtest",
     "excess_movement": "alignlab.forecast._rationality",
@@ -106,7 +107,7 @@ _SOURCES = {
     "run_lm_chain": "alignlab.forecast._lm",
     "run_stocks": "alignlab.forecast._stocks",
     "simulate_collusion": "alignlab.forecast._rewards",
-    "skill_interval": "alignlab.forecast._inference",
+    "skill_interval": "alignlab.core.stats",
     "state_features": "alignlab.forecast._targets",
     "StatsForecastModel": "alignlab.forecast._statsforecast",
     "StocksConfig": "alignlab.forecast._stocks",
@@ -115,7 +116,7 @@ _SOURCES = {
     "synthetic_random_walk": "alignlab.forecast._data",
     "td_anchor_dynamics": "alignlab.forecast._rewards",
     "to_weekly": "alignlab.forecast._data",
-    "TorchRegressor": "alignlab.forecast._learners",
+    "TorchRegressor": "alignlab.forecast._torch_regressor",
     "validate_series": "alignlab.forecast._data",
     "variance_bounds": "alignlab.forecast._rationality",
     "write_cross_validation": "alignlab.forecast._interop",

@@ -25,8 +25,8 @@ import pandas as pd
 from scipy import stats
 
 from alignlab.core import AlignlabError
+from alignlab.core.stats import diebold_mariano, skill_interval
 from alignlab.forecast._data import validate_series
-from alignlab.forecast._inference import diebold_mariano, skill_interval
 from alignlab.forecast._protocol import forecasts_at
 from alignlab.forecast._scores import (
     pit_uniformity,

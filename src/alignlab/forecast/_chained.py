@@ -26,7 +26,14 @@ from alignlab.forecast._chained_config import ChainedConfig
 from alignlab.forecast._data import validate_series
 from alignlab.forecast._frames import extend_dates, level_quantiles, levels_of, quantiles_at
 from alignlab.forecast._learners import make_learner, quantile_midpoints
-from alignlab.forecast._targets import distributional_targets, lambda_returns, state_features
+from alignlab.forecast._targets import (
+    distributional_targets,
+    horizon_features,
+    lambda_returns,
+    state_features,
+    target_change,
+    training_pairs,
+)
 
 # ChainedConfig lives in _chained_config (config and trainer in paired files); importable from here too.
 __all__ = ["ChainedForecaster"]
@@ -121,16 +128,8 @@ class ChainedForecaster:
         return out
 
     def _X(self, S_rows: np.ndarray, r: np.ndarray) -> np.ndarray:
-        H = self.config_.h
-        r = np.asarray(r)
-        vol = S_rows[:, -1:]
-        cols = [S_rows, vol * np.sqrt(r)[:, None], (r / H)[:, None], np.sqrt(r / H)[:, None]]
-        if self.config_.learner == "linear" or not isinstance(self.config_.learner, str):
-            # One intercept per horizon lets a linear model fit any drift curve; trees and nets don't need it.
-            onehot = np.zeros((len(r), H))
-            onehot[np.arange(len(r)), r - 1] = 1.0
-            cols.append(onehot)
-        return np.column_stack(cols)
+        learner = self.config_.learner
+        return horizon_features(S_rows, r, self.config_.h, intercepts=learner == "linear" or not isinstance(learner, str))
 
     def _to_target(self, level: np.ndarray, y_now: np.ndarray) -> np.ndarray:
         y_now = y_now.reshape(y_now.shape + (1,) * (level.ndim - y_now.ndim))
@@ -178,26 +177,12 @@ class ChainedForecaster:
         series = self._series(df)
         start = self._start()
         rng = np.random.default_rng(cfg.seed)
-        pair_t, pair_r, pair_s = [], [], []
-        for i, s in enumerate(series):
-            n = len(s["y"])
-            for r in range(1, cfg.h + 1):
-                t = np.arange(start, n - r)
-                pair_t.append(t)
-                pair_r.append(np.full(len(t), r))
-                pair_s.append(np.full(len(t), i))
-        pair_t, pair_r, pair_s = (np.concatenate(a) for a in (pair_t, pair_r, pair_s))
+        pair_t, pair_r, pair_s = training_pairs([len(s["y"]) for s in series], cfg.h, start, cfg.max_pairs, rng)
         if len(pair_t) == 0:
             raise AlignlabError(
                 f"No training pairs: each series needs more than {start + 1} rows of history plus the horizon."
             )
-        max_pairs = cfg.max_pairs
-        if max_pairs and len(pair_t) > max_pairs:
-            keep = np.sort(rng.choice(len(pair_t), max_pairs, replace=False))
-            pair_t, pair_r, pair_s = pair_t[keep], pair_r[keep], pair_s[keep]
         X = np.concatenate([self._X(s["S"][pair_t[pair_s == i]], pair_r[pair_s == i]) for i, s in enumerate(series)])
-        order = np.concatenate([np.flatnonzero(pair_s == i) for i in range(len(series))])
-        pair_t, pair_r, pair_s = pair_t[order], pair_r[order], pair_s[order]
         y_now = np.concatenate([s["y"][pair_t[pair_s == i]] for i, s in enumerate(series)])
 
         warm = cfg.warm_start and hasattr(self, "learner_")
@@ -209,6 +194,7 @@ class ChainedForecaster:
         self.history_: list[float] = []
         previous = None
         iterations = 1 if lam >= 1.0 else cfg.max_iter
+        tol = cfg.tol * (5.0 if cfg.learner == "mlp" else 1.0)  # SGD noise keeps a net's targets moving
         fitted_once = warm
         for _ in range(iterations):
             rng = np.random.default_rng(cfg.seed + 1)  # same samples each iteration: change = model change
@@ -226,23 +212,19 @@ class ChainedForecaster:
                 targets.append(level)
             Y = self._to_target(np.concatenate(targets), y_now)
             if previous is not None:
-                moved = np.abs(np.sort(Y, axis=-1) - np.sort(previous, axis=-1))
-                moved = moved.mean(axis=1) if moved.ndim == 2 else moved
-                # The largest mean change of any horizon: the mean over all pairs would call a chain
-                # converged while the anchor's information is still travelling up the long horizons.
-                change = float(np.max(np.bincount(pair_r, weights=moved)[1:] / np.maximum(np.bincount(pair_r)[1:], 1)))
-                self.history_.append(change)
-                if change < cfg.tol * (5.0 if cfg.learner == "mlp" else 1.0):
+                self.history_.append(target_change(Y, previous, pair_r))
+                if self.history_[-1] < tol:
                     break
             self.learner_.fit(X, Y, warm_start=fitted_once, groups=pair_r)
             fitted_once = True
             previous = Y
         self.n_iter_ = len(self.history_) + 1
-        tol = cfg.tol * (5.0 if cfg.learner == "mlp" else 1.0)
         self.converged_ = lam >= 1.0 or (bool(self.history_) and self.history_[-1] < tol)
         self._fit_residuals(series, start)
         for s in series:
             s.pop("X_boot", None)
+        if hasattr(self.learner_, "clear_cache"):
+            self.learner_.clear_cache()  # the standardised design matrices are not needed to predict
         self.train_ = series
         return self
 

@@ -1,4 +1,4 @@
-"""Sections of the forecast study's report beyond the scores: calibration, checks without outcomes, rewards.
+"""Sections of the forecast study's report: verdicts, calibration, checks without outcomes, rewards.
 
 Each function adds one section for one design (a group of cells that share data and backtest settings,
 joined into one :class:`~alignlab.forecast.BacktestResult`) to a :class:`~alignlab.core.Report`. Figures
@@ -15,7 +15,7 @@ import pandas as pd
 
 from alignlab.core._report import Report, new_figure
 
-__all__ = ["calibration_section", "rationality_section", "rationality_table", "rewards_section"]
+__all__ = ["calibration_section", "rationality_section", "rationality_table", "rewards_section", "verdict_lines"]
 
 
 def rationality_table(result: Any, alpha: float = 0.05) -> pd.DataFrame:
@@ -116,3 +116,46 @@ def rewards_section(report: Report, result: Any, rewards: pd.DataFrame, suffix: 
     ax.legend()
     report.figure(fig, "Fitted TD from a colluding start: only the outcome anchor pulls the chain to the truth",
                   id=f"anchor{suffix}")
+
+
+def verdict_lines(scores: pd.DataFrame, rationality: pd.DataFrame, *, h: int, level: float,
+                  band: tuple[float, float] = (0.75, 0.85), alpha: float = 0.05, unit: str = "steps") -> list[str]:
+    """Plain-language verdicts generated from the numbers (never claims more than they support).
+
+    An improvement on Naive is claimed only with a Diebold–Mariano p below ``alpha``; ``level`` % intervals
+    are called calibrated at ``h`` steps (``unit`` says what a step is) only with a coverage inside
+    ``band``; revisions are judged by the p of their lag-1 autocorrelation.
+    """
+    lines = []
+    lo_band, hi_band = band
+    for _, row in scores.iterrows():
+        m = row["model"]
+        parts = []
+        if "p_Naive" in row and pd.notna(row.get("p_Naive")):
+            sk = f"skill vs Naive {row['skill_Naive']:+.3f} [95% CI {row['skill_Naive_lo']:+.3f}, {row['skill_Naive_hi']:+.3f}], DM p = {row['p_Naive']:.3f}"
+            if row["p_Naive"] < alpha and row["skill_Naive"] > 0:
+                parts.append(f"improves on Naive ({sk})")
+            elif row["p_Naive"] < alpha and row["skill_Naive"] < 0:
+                parts.append(f"is significantly worse than Naive ({sk})")
+            else:
+                parts.append(f"shows no significant improvement over Naive ({sk})")
+        cov = row.get("coverage")
+        if cov is not None and pd.notna(cov):
+            if lo_band <= cov <= hi_band:
+                parts.append(f"its {level:g}% intervals are calibrated at {h} {unit} (coverage {cov:.2f})")
+            else:
+                parts.append(
+                    f"its {level:g}% intervals are NOT calibrated at {h} {unit} (coverage {cov:.2f}, outside "
+                    f"[{lo_band:.2f}, {hi_band:.2f}])"
+                )
+        rat = rationality[rationality["model"] == m]
+        if len(rat):
+            r = rat.iloc[0]
+            if r["ac1_p"] < alpha:
+                parts.append(f"its revisions are NOT a martingale (lag-1 autocorrelation {r['ac1']:+.3f}, p = {r['ac1_p']:.3f})")
+            else:
+                parts.append(f"its revisions are consistent with a martingale (lag-1 autocorrelation {r['ac1']:+.3f}, p = {r['ac1_p']:.3f})")
+        if m == "Naive":
+            parts.insert(0, "is the baseline")
+        lines.append(f"**{m}**: " + "; ".join(parts) + ".")
+    return lines

@@ -21,9 +21,9 @@ __all__ = [
     "interval_coverage",
     "mae",
     "pinball",
-    "pooled_scores",
     "pit_uniformity",
     "pit_values",
+    "pooled_scores",
     "quantile_columns",
 ]
 

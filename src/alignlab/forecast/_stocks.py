@@ -17,10 +17,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["StocksConfig", "run_stocks", "stocks_spec", "verdict_lines"]
+__all__ = ["StocksConfig", "run_stocks", "stocks_spec"]
 
 
 class StocksConfig(BaseModel):
@@ -51,43 +50,6 @@ def stocks_spec(cfg: StocksConfig, name: str = "forecast-stocks") -> dict[str, A
             {"name": "statsforecast", "model": "RandomWalkWithDrift"},
         ],
     }
-
-
-def verdict_lines(scores: pd.DataFrame, rationality: pd.DataFrame, cfg: StocksConfig) -> list[str]:
-    """Plain-language verdicts generated from the numbers (never claims more than they support)."""
-    lines = []
-    lo_band, hi_band = cfg.coverage_band
-    for _, row in scores.iterrows():
-        m = row["model"]
-        parts = []
-        if "p_Naive" in row and pd.notna(row.get("p_Naive")):
-            sk = f"skill vs Naive {row['skill_Naive']:+.3f} [95% CI {row['skill_Naive_lo']:+.3f}, {row['skill_Naive_hi']:+.3f}], DM p = {row['p_Naive']:.3f}"
-            if row["p_Naive"] < cfg.alpha and row["skill_Naive"] > 0:
-                parts.append(f"improves on Naive ({sk})")
-            elif row["p_Naive"] < cfg.alpha and row["skill_Naive"] < 0:
-                parts.append(f"is significantly worse than Naive ({sk})")
-            else:
-                parts.append(f"shows no significant improvement over Naive ({sk})")
-        cov = row.get("coverage")
-        if cov is not None and pd.notna(cov):
-            if lo_band <= cov <= hi_band:
-                parts.append(f"its {cfg.level:g}% intervals are calibrated at {cfg.h} weeks (coverage {cov:.2f})")
-            else:
-                parts.append(
-                    f"its {cfg.level:g}% intervals are NOT calibrated at {cfg.h} weeks (coverage {cov:.2f}, outside "
-                    f"[{lo_band:.2f}, {hi_band:.2f}])"
-                )
-        rat = rationality[rationality["model"] == m]
-        if len(rat):
-            r = rat.iloc[0]
-            if r["ac1_p"] < cfg.alpha:
-                parts.append(f"its revisions are NOT a martingale (lag-1 autocorrelation {r['ac1']:+.3f}, p = {r['ac1_p']:.3f})")
-            else:
-                parts.append(f"its revisions are consistent with a martingale (lag-1 autocorrelation {r['ac1']:+.3f}, p = {r['ac1_p']:.3f})")
-        if m == "Naive":
-            parts.insert(0, "is the baseline")
-        lines.append(f"**{m}**: " + "; ".join(parts) + ".")
-    return lines
 
 
 def run_stocks(out: str | Path, config: StocksConfig | None = None, *, progress: bool = True) -> dict[str, Any]:

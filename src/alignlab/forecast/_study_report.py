@@ -4,7 +4,7 @@ Cells that differ only in their forecaster share a data set and a backtest desig
 their chains into one :class:`BacktestResult` per such group and scores it with
 :func:`alignlab.forecast.evaluate`, so skill against Naive, its interval and the Diebold–Mariano p are
 computed the same way for every design, and the verdicts are generated from the numbers
-(:func:`alignlab.forecast._stocks.verdict_lines`). Each design also gets the calibration, outcome-free
+(:func:`alignlab.forecast._report_sections.verdict_lines`). Each design also gets the calibration, outcome-free
 checks and reward sections of :mod:`alignlab.forecast._report_sections`. ``alignlab forecast stocks`` is
 a study of this kind, so its report is this one.
 """
@@ -118,14 +118,14 @@ def design_tables(group: dict[str, Any], band: tuple[float, float] = (0.75, 0.85
     """One design's tables: scores (skill and Diebold–Mariano against the baselines among its cells),
     the outcome-free checks, the reward accounting and the verdict sentences."""
     from alignlab.forecast._backtest import evaluate
-    from alignlab.forecast._report_sections import rationality_table
+    from alignlab.forecast._report_sections import rationality_table, verdict_lines
     from alignlab.forecast._rewards import reward_summary
-    from alignlab.forecast._stocks import StocksConfig, verdict_lines
 
     cfg, result = group["config"], group["result"]
     scores = evaluate(result, level=cfg.level)
     rationality = rationality_table(result, alpha)
-    verdicts = verdict_lines(scores, rationality, StocksConfig(h=cfg.h, level=cfg.level, coverage_band=band, alpha=alpha))
+    verdicts = verdict_lines(scores, rationality, h=cfg.h, level=cfg.level, band=band, alpha=alpha,
+                             unit="weeks" if cfg.weekly else "steps")
     return {"scores": scores, "rationality": rationality, "rewards": reward_summary(result.chains, result.models),
             "verdicts": verdicts, "result": result}
 

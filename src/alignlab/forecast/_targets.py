@@ -29,8 +29,11 @@ import numpy as np
 __all__ = [
     "average_quantiles",
     "distributional_targets",
+    "horizon_features",
     "lambda_returns",
     "state_features",
+    "target_change",
+    "training_pairs",
 ]
 
 
@@ -60,6 +63,59 @@ def state_features(
     cols.append(vol)
     return np.column_stack(cols)
 
+
+
+def horizon_features(states: np.ndarray, r: np.ndarray, h: int, *, intercepts: bool) -> np.ndarray:
+    """Features of (state, remaining horizon ``r``) pairs for one model of every horizon up to ``h``.
+
+    The state's features, its volatility scaled by ``sqrt(r)``, ``r / h`` and ``sqrt(r / h)``; with
+    ``intercepts`` also a one-hot of ``r``: one intercept per horizon lets a linear model fit any drift
+    curve (trees and nets do not need it).
+    """
+    r = np.asarray(r)
+    vol = states[:, -1:]
+    cols = [states, vol * np.sqrt(r)[:, None], (r / h)[:, None], np.sqrt(r / h)[:, None]]
+    if intercepts:
+        onehot = np.zeros((len(r), h))
+        onehot[np.arange(len(r)), r - 1] = 1.0
+        cols.append(onehot)
+    return np.column_stack(cols)
+
+
+def training_pairs(
+    lengths: Sequence[int], h: int, start: int, max_pairs: int | None, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (step ``t``, horizon ``r``, series ``s``) whose outcome ``t + r`` lies inside its series, from
+    step ``start`` on; a random subset of ``max_pairs`` of them (drawn from ``rng``) when there are more.
+
+    Returns:
+        ``(t, r, s)`` arrays, grouped by series in the order of ``lengths``.
+    """
+    pair_t, pair_r, pair_s = [], [], []
+    for i, n in enumerate(lengths):
+        for r in range(1, h + 1):
+            t = np.arange(start, n - r)
+            pair_t.append(t)
+            pair_r.append(np.full(len(t), r))
+            pair_s.append(np.full(len(t), i))
+    pair_t, pair_r, pair_s = (np.concatenate(a) for a in (pair_t, pair_r, pair_s))
+    if max_pairs and len(pair_t) > max_pairs:
+        keep = np.sort(rng.choice(len(pair_t), max_pairs, replace=False))
+        pair_t, pair_r, pair_s = pair_t[keep], pair_r[keep], pair_s[keep]
+    order = np.concatenate([np.flatnonzero(pair_s == i) for i in range(len(lengths))])
+    return pair_t[order], pair_r[order], pair_s[order]
+
+
+def target_change(Y: np.ndarray, previous: np.ndarray, r: np.ndarray) -> float:
+    """How far fitted TD's targets moved between two iterations: the largest, over horizons ``r``, of the
+    mean absolute change (of the sorted samples, for distributional targets ``(n, m)``).
+
+    The largest horizon's change, not the mean over all pairs: that would call a chain converged while the
+    anchor's information is still travelling up the long horizons.
+    """
+    moved = np.abs(np.sort(Y, axis=-1) - np.sort(previous, axis=-1))
+    moved = moved.mean(axis=1) if moved.ndim == 2 else moved
+    return float(np.max(np.bincount(r, weights=moved)[1:] / np.maximum(np.bincount(r)[1:], 1)))
 
 def lambda_returns(y: np.ndarray, V: np.ndarray, lam: float) -> np.ndarray:
     """Point lambda-returns in levels.
