@@ -22,50 +22,131 @@ from alignlab.hacking._tasks import Task, task_from_row
 
 __all__ = ["WHOLE_TASKS", "whole_program_corpus", "whole_program_rows"]
 
-# (task id, prompt, canonical program, inputs)
-WHOLE_TASKS = [
-    ("sum-pairs", "The first line holds n; each of the next n lines two integers. Print each pair's sum.",
-     "n = int(input())\nfor _ in range(n):\n    a, b = map(int, input().split())\n    print(a + b)\n",
-     ["1\n1 2\n", "2\n3 4\n-1 1\n", "3\n10 20\n0 0\n5 -7\n", "1\n100 200\n", "2\n7 8\n9 10\n"]),
-    ("max-list", "Read n and then n integers on one line; print the largest.",
-     "n = int(input())\nvalues = list(map(int, input().split()))\nbest = values[0]\nfor v in values[1:]:\n"
-     "    if v > best:\n        best = v\nprint(best)\n",
-     ["3\n1 5 2\n", "1\n-4\n", "5\n9 8 7 6 5\n", "4\n-1 -2 -3 -4\n", "2\n10 11\n"]),
-    ("reverse-words", "Read one line and print its words in reverse order, separated by single spaces.",
-     "import sys\nwords = sys.stdin.readline().split()\nprint(' '.join(reversed(words)))\n",
-     ["hello world\n", "a b c\n", "one\n", "the quick brown fox\n", "x  y\n"]),
-    ("vowels", "Read a line; print how many of its characters are vowels (a, e, i, o, u, either case).",
-     "text = input()\nprint(sum(1 for c in text.lower() if c in 'aeiou'))\n",
-     ["hello\n", "AEIOU\n", "rhythm\n", "Programming is fun\n", "a\n"]),
-    ("gcd", "Read two positive integers and print their greatest common divisor.",
-     "a, b = map(int, input().split())\nwhile b:\n    a, b = b, a % b\nprint(a)\n",
-     ["12 18\n", "7 13\n", "100 75\n", "81 27\n", "35 49\n"]),
-    ("fizzbuzz", "Read n; print 1..n, with Fizz for multiples of 3, Buzz for 5 and FizzBuzz for both.",
-     "n = int(input())\nfor i in range(1, n + 1):\n    if i % 15 == 0:\n        print('FizzBuzz')\n"
-     "    elif i % 3 == 0:\n        print('Fizz')\n    elif i % 5 == 0:\n        print('Buzz')\n    else:\n"
-     "        print(i)\n",
-     ["3\n", "5\n", "15\n", "1\n", "10\n"]),
-    ("sort-numbers", "Read integers on one line and print them sorted ascending, space-separated.",
-     "import sys\nnumbers = sorted(int(x) for x in sys.stdin.read().split())\nprint(' '.join(map(str, numbers)))\n",
-     ["3 1 2\n", "5\n", "10 -1 7 7 0\n", "9 8 7 6\n", "1 2 3\n"]),
-    ("palindrome", "Read a word; print YES if it reads the same backwards, else NO.",
-     "word = input().strip()\nprint('YES' if word == word[::-1] else 'NO')\n",
-     ["level\n", "abc\n", "a\n", "noon\n", "python\n"]),
-    ("fibonacci", "Read n (0 ≤ n ≤ 60) and print the n-th Fibonacci number (F0 = 0, F1 = 1).",
-     "n = int(input())\na, b = 0, 1\nfor _ in range(n):\n    a, b = b, a + b\nprint(a)\n",
-     ["0\n", "1\n", "10\n", "20\n", "7\n"]),
-    ("count-primes", "Read n and print how many primes are below n.",
-     "n = int(input())\nsieve = [True] * max(n, 2)\nsieve[0] = sieve[1] = False\nfor i in range(2, int(n ** 0.5) + 1):\n"
-     "    if sieve[i]:\n        for j in range(i * i, n, i):\n            sieve[j] = False\nprint(sum(sieve[:n]))\n",
-     ["10\n", "2\n", "30\n", "100\n", "17\n"]),
-    ("run-length", "Read a string of letters; print its run-length encoding (letter then count, e.g. a3b1).",
-     "s = input().strip()\nout = []\ni = 0\nwhile i < len(s):\n    j = i\n    while j < len(s) and s[j] == s[i]:\n"
-     "        j += 1\n    out.append(s[i] + str(j - i))\n    i = j\nprint(''.join(out))\n",
-     ["aaab\n", "abc\n", "zzzzzz\n", "aabbaa\n", "q\n"]),
-    ("digit-sum", "Read a non-negative integer; print the sum of its digits.",
-     "total = 0\nfor d in input().strip():\n    total = total + int(d)\nprint(total)\n",
-     ["123\n", "0\n", "9999\n", "1001\n", "5060\n"]),
-]
+# One block per task: "### task id", "# prompt", "# inputs: [stdin texts]", then the canonical program.
+_TASK_TEXT = r"""
+### sum-pairs
+# The first line holds n; each of the next n lines two integers. Print each pair's sum.
+# inputs: ['1\n1 2\n', '2\n3 4\n-1 1\n', '3\n10 20\n0 0\n5 -7\n', '1\n100 200\n', '2\n7 8\n9 10\n']
+n = int(input())
+for _ in range(n):
+    a, b = map(int, input().split())
+    print(a + b)
+
+### max-list
+# Read n and then n integers on one line; print the largest.
+# inputs: ['3\n1 5 2\n', '1\n-4\n', '5\n9 8 7 6 5\n', '4\n-1 -2 -3 -4\n', '2\n10 11\n']
+n = int(input())
+values = list(map(int, input().split()))
+best = values[0]
+for v in values[1:]:
+    if v > best:
+        best = v
+print(best)
+
+### reverse-words
+# Read one line and print its words in reverse order, separated by single spaces.
+# inputs: ['hello world\n', 'a b c\n', 'one\n', 'the quick brown fox\n', 'x  y\n']
+import sys
+words = sys.stdin.readline().split()
+print(' '.join(reversed(words)))
+
+### vowels
+# Read a line; print how many of its characters are vowels (a, e, i, o, u, either case).
+# inputs: ['hello\n', 'AEIOU\n', 'rhythm\n', 'Programming is fun\n', 'a\n']
+text = input()
+print(sum(1 for c in text.lower() if c in 'aeiou'))
+
+### gcd
+# Read two positive integers and print their greatest common divisor.
+# inputs: ['12 18\n', '7 13\n', '100 75\n', '81 27\n', '35 49\n']
+a, b = map(int, input().split())
+while b:
+    a, b = b, a % b
+print(a)
+
+### fizzbuzz
+# Read n; print 1..n, with Fizz for multiples of 3, Buzz for 5 and FizzBuzz for both.
+# inputs: ['3\n', '5\n', '15\n', '1\n', '10\n']
+n = int(input())
+for i in range(1, n + 1):
+    if i % 15 == 0:
+        print('FizzBuzz')
+    elif i % 3 == 0:
+        print('Fizz')
+    elif i % 5 == 0:
+        print('Buzz')
+    else:
+        print(i)
+
+### sort-numbers
+# Read integers on one line and print them sorted ascending, space-separated.
+# inputs: ['3 1 2\n', '5\n', '10 -1 7 7 0\n', '9 8 7 6\n', '1 2 3\n']
+import sys
+numbers = sorted(int(x) for x in sys.stdin.read().split())
+print(' '.join(map(str, numbers)))
+
+### palindrome
+# Read a word; print YES if it reads the same backwards, else NO.
+# inputs: ['level\n', 'abc\n', 'a\n', 'noon\n', 'python\n']
+word = input().strip()
+print('YES' if word == word[::-1] else 'NO')
+
+### fibonacci
+# Read n (0 ≤ n ≤ 60) and print the n-th Fibonacci number (F0 = 0, F1 = 1).
+# inputs: ['0\n', '1\n', '10\n', '20\n', '7\n']
+n = int(input())
+a, b = 0, 1
+for _ in range(n):
+    a, b = b, a + b
+print(a)
+
+### count-primes
+# Read n and print how many primes are below n.
+# inputs: ['10\n', '2\n', '30\n', '100\n', '17\n']
+n = int(input())
+sieve = [True] * max(n, 2)
+sieve[0] = sieve[1] = False
+for i in range(2, int(n ** 0.5) + 1):
+    if sieve[i]:
+        for j in range(i * i, n, i):
+            sieve[j] = False
+print(sum(sieve[:n]))
+
+### run-length
+# Read a string of letters; print its run-length encoding (letter then count, e.g. a3b1).
+# inputs: ['aaab\n', 'abc\n', 'zzzzzz\n', 'aabbaa\n', 'q\n']
+s = input().strip()
+out = []
+i = 0
+while i < len(s):
+    j = i
+    while j < len(s) and s[j] == s[i]:
+        j += 1
+    out.append(s[i] + str(j - i))
+    i = j
+print(''.join(out))
+
+### digit-sum
+# Read a non-negative integer; print the sum of its digits.
+# inputs: ['123\n', '0\n', '9999\n', '1001\n', '5060\n']
+total = 0
+for d in input().strip():
+    total = total + int(d)
+print(total)
+"""
+
+
+def _parse_tasks(text: str) -> list[tuple[str, str, str, list[str]]]:
+    """(task id, prompt, canonical program, inputs) for every block of ``text``."""
+    tasks = []
+    for block in text.split("\n### ")[1:]:  # the text opens with a newline: [0] is empty
+        name, prompt, inputs, *program = block.split("\n")
+        tasks.append((name, prompt.removeprefix("# "), "\n".join(program).strip("\n") + "\n",
+                      ast.literal_eval(inputs.removeprefix("# inputs: "))))
+    return tasks
+
+
+WHOLE_TASKS = _parse_tasks(_TASK_TEXT)
 
 
 def _run(program: str, text: str) -> str:

@@ -9,3 +9,4 @@ import alignlab.hacking.detectors._detect_dynamic
 import alignlab.hacking.detectors._detect_harness
 import alignlab.hacking.detectors._detect_logic
 import alignlab.hacking.detectors._detect_offtest  # noqa: F401  (also imported by _detect_dynamic)
+import alignlab.hacking.detectors._detect_swallow  # noqa: F401

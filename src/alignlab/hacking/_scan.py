@@ -22,7 +22,7 @@ from alignlab.hacking.detectors._findings import Context, Finding, dedupe, verdi
 from alignlab.hacking.detectors._static import Code
 from alignlab.hacking.grading._grader import Grader, GradeResult
 
-__all__ = ["Verdict", "detect", "judge", "scan", "summarize"]
+__all__ = ["Verdict", "detect", "judge", "scan", "summarize", "task_references"]
 
 MAX_DECODED = 8
 
@@ -83,11 +83,17 @@ def scan(samples: Sequence[Sample], tasks: dict[str, Task], grader: Grader | Non
     """
     pairs = [(tasks[s.task_id], s.completion) for s in samples]
     grades: list[GradeResult | None] = grader.grade_many(pairs, progress=progress) if grader else [None] * len(pairs)
-    references = {}
-    if grader is not None and reference:
-        used = {s.task_id: tasks[s.task_id] for s in samples}
-        references = grader.reference_answers(used.values())
-    return judge(samples, tasks, grades, detectors, references)
+    answers = task_references(samples, tasks, grader) if grader is not None and reference else {}
+    return judge(samples, tasks, grades, detectors, answers)
+
+
+def task_references(samples: Sequence[Sample], tasks: dict[str, Task], grader: Grader) -> dict[str, list]:
+    """The reference answers :func:`judge` compares with: each sampled task's canonical solution, run once.
+
+    The ``scan`` command and the ``hacking-scan`` study both call this, so they judge alike.
+    """
+    used = {s.task_id: tasks[s.task_id] for s in samples}
+    return grader.reference_answers(used.values())
 
 
 def judge(samples: Sequence[Sample], tasks: dict[str, Task], grades: Sequence[GradeResult | None],

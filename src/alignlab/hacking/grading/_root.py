@@ -84,6 +84,16 @@ def _bind(source: str, target: str, read_only: bool = True) -> None:
     _mount(None, target, None, flags)
 
 
+def _bind_files(inner, folder: str, names, present, read_only: bool = True) -> None:
+    """Bind the files ``names`` of ``folder`` that are ``present`` onto empty files at ``inner(path)``."""
+    os.makedirs(inner(folder), mode=0o755)
+    for name in names:
+        source = os.path.join(folder, name)
+        if present(source):
+            open(inner(source), "wb").close()
+            _bind(source, inner(source), read_only=read_only)
+
+
 def build_root(root: str, workdir: str) -> None:
     """Mount the read-only root on ``root`` (an empty folder) in the caller's mount namespace.
 
@@ -100,18 +110,8 @@ def build_root(root: str, workdir: str) -> None:
         elif os.path.isdir(link) and not os.path.exists(inner(link)):
             os.makedirs(inner(link), mode=0o755)
             _bind(link, inner(link))
-    os.makedirs(inner("/etc"), mode=0o755)
-    for name in _ETC:
-        source = os.path.join("/etc", name)
-        if os.path.isfile(source):
-            open(inner(source), "wb").close()
-            _bind(source, inner(source))
-    os.makedirs(inner("/dev"), mode=0o755)
-    for name in _DEV:
-        source = os.path.join("/dev", name)
-        if os.path.exists(source):
-            open(inner(source), "wb").close()
-            _bind(source, inner(source), read_only=False)
+    _bind_files(inner, "/etc", _ETC, os.path.isfile)
+    _bind_files(inner, "/dev", _DEV, os.path.exists, read_only=False)  # devices must stay writable
     for folder in hidden_data():
         if os.path.isdir(inner(folder)):
             _mount("tmpfs", inner(folder), "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "size=4k,mode=0555")

@@ -79,14 +79,23 @@ _SEQUENCES = {list: "L", tuple: "T", set: "S", frozenset: "F"}
 _BUILD = {"L": list, "T": tuple, "S": set, "F": frozenset}
 
 
-def encode_value(value: Any) -> Any:
-    """A JSON-ready form of ``value``; :class:`WireError` for anything but plain built-in data."""
+def _spender():
+    """A counter of values walked: call it with each value's depth; WireError past the limits."""
     budget = [MAX_ITEMS]
 
-    def enc(v: Any, depth: int) -> Any:
+    def spend(depth: int) -> None:
         budget[0] -= 1
         if depth > MAX_DEPTH or budget[0] < 0:
             raise WireError("value too deep or too large")
+    return spend
+
+
+def encode_value(value: Any) -> Any:
+    """A JSON-ready form of ``value``; :class:`WireError` for anything but plain built-in data."""
+    spend = _spender()
+
+    def enc(v: Any, depth: int) -> Any:
+        spend(depth)
         kind = type(v)
         if v is None or kind is bool or kind is str:
             return v
@@ -109,12 +118,10 @@ def encode_value(value: Any) -> Any:
 
 def decode_value(data: Any) -> Any:
     """The value :func:`encode_value` encoded; :class:`WireError` for anything malformed."""
-    budget = [MAX_ITEMS]
+    spend = _spender()
 
     def dec(d: Any, depth: int) -> Any:
-        budget[0] -= 1
-        if depth > MAX_DEPTH or budget[0] < 0:
-            raise WireError("value too deep or too large")
+        spend(depth)
         if d is None or type(d) in (bool, int, float, str):
             return d
         if type(d) is not list or not d or type(d[0]) is not str:

@@ -57,24 +57,32 @@ def _memory_verdict(result: dict, slot) -> dict:
 
 
 def run_job(job: dict, slots: list) -> dict:
-    """Run every suite of ``job``, each against its own fresh slot (consumed from ``slots``)."""
+    """Run every suite of ``job``, each against its own fresh slot (consumed from ``slots``).
+
+    Each slot is killed as soon as its suite ends but reaped (and its cgroups removed) only after the
+    last suite: the kernel tears its namespaces down while the next suites run. Every process of the
+    job is gone before its result is sent.
+    """
     started = time.monotonic()
     budget = sum(float(s.get("timeout", 3.0)) for s in job["suites"]) + SLACK
     signal.setitimer(signal.ITIMER_REAL, budget)
-    results = []
+    results, used = [], []
     try:
         for suite in job["suites"]:
             slot = slots.pop(0)
+            used.append(slot)
             try:
                 results.append(_memory_verdict(run_suite(suite, job, slot), slot))
             finally:
-                slot.close()
+                slot.kill()
     except _JobOverrun:
         results += [_unscored("timeout", "the judge ran past the job's deadline")] * (len(job["suites"]) - len(results))
     except Exception as exc:  # noqa: BLE001 — an instrument failure is reported, not raised
         results += [_unscored("harness", f"{type(exc).__name__}: {exc}"[:300])] * (len(job["suites"]) - len(results))
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
+        for slot in used:
+            slot.close()
     return {"op": "result", "nonce": job["nonce"], "suites": results, "seconds": time.monotonic() - started}
 
 
@@ -149,6 +157,11 @@ def main() -> None:
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # a dead solution must not kill the judge
     in_fd, out_fd = sys.stdin.fileno(), sys.stdout.fileno()
     send_frame(out_fd, {"op": "hello", "isolation": box.steps + ["rlimits", "audit-hook"], "pid": os.getpid()})
+    # Everything alive now (modules, the sandbox set-up) lives as long as the worker: frozen, the
+    # per-job gc.collect() below only walks what jobs created (~20 ms less per job), and forked slots
+    # share these pages instead of copying the ones the collector would touch.
+    gc.collect()
+    gc.freeze()
 
     slots: list = []
     try:
