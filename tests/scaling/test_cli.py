@@ -63,3 +63,20 @@ def test_unknown_baseline_and_audit(tmp_path):
                                 "--variant", "baseline", "--bootstrap", "50", "--factor", "3"])
     assert audit.exit_code == 0, audit.output
     assert json.loads(audit.stdout)["held_out_rows"] > 0
+
+
+def test_fit_pools_the_variants_when_each_alone_refuses(tmp_path):
+    """On a CPU-study-shaped table each variant's own fit refuses (E on its bound); `fit` then rests the gain on
+    the pooled fit and says so in its JSON, and --no-pooled keeps the refusal (one clear error, exit 2)."""
+    from alignlab.scaling import FitRefused
+
+    from .test_pooled import BASE, FLAT_2X, _grid
+
+    path = tmp_path / "runs.csv"
+    pd.concat([_grid(BASE, "gpt", 1, noise=0.003), _grid(FLAT_2X, "wide", 2, noise=0.003)]).to_csv(path, index=False)
+    result = runner.invoke(app, ["fit", str(path), "--json", "--baseline", "gpt", "--bootstrap", "40"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["basis"].startswith("pooled") and data["pooled"]
+    refused = runner.invoke(app, ["fit", str(path), "--json", "--baseline", "gpt", "--bootstrap", "0", "--no-pooled"])
+    assert isinstance(refused.exception, FitRefused) and refused.exception.reason == "at_bound"  # main(): exit 2

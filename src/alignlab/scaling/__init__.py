@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from alignlab.scaling._isoflop import IsoflopFit, isoflop_fit
     from alignlab.scaling._law import ScalingLaw, ScalingLawConfig, law_from_params
     from alignlab.scaling._models import ArchConfig, build_model, count_non_embedding, flops_per_token
+    from alignlab.scaling._pooled import PooledLaw
     from alignlab.scaling._report import write_report
     from alignlab.scaling._study import ScalingConfig
     from alignlab.scaling._synthetic import CHINCHILLA_EPOCH, synthetic_runs
@@ -60,6 +61,7 @@ _SOURCES = {
     "isoflop_fit": "alignlab.scaling._isoflop",
     "IsoflopFit": "alignlab.scaling._isoflop",
     "law_from_params": "alignlab.scaling._law",
+    "PooledLaw": "alignlab.scaling._pooled",
     "law_summary": "alignlab.scaling._analysis",
     "read_runs": "alignlab.scaling._data",
     "scale_dependence": "alignlab.scaling._gain",
@@ -79,6 +81,7 @@ __all__ = [
     "ExtrapolationAudit",
     "FitRefused",
     "IsoflopFit",
+    "PooledLaw",
     "ScalingConfig",
     "ScalingLaw",
     "ScalingLawConfig",

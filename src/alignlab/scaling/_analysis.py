@@ -19,7 +19,7 @@ from alignlab.scaling._gain import compute_equivalent_gain, decide
 from alignlab.scaling._isoflop import isoflop_fit
 from alignlab.scaling._law import NAMES, ScalingLaw
 
-__all__ = ["Analysis", "analyse_runs", "law_summary"]
+__all__ = ["Analysis", "analyse_runs", "finish_analysis", "law_summary"]
 
 
 def _interval(estimate: float, boot: np.ndarray | None, law: ScalingLaw) -> dict[str, Any]:
@@ -58,6 +58,8 @@ class Analysis:
     gains: dict[str, pd.DataFrame] = field(default_factory=dict)
     decisions: dict[str, Any] = field(default_factory=dict)
     budgets: list[float] = field(default_factory=list)
+    basis: str = "per-variant"  # which fit the laws and gains come from: per-variant, pooled-scale or pooled-e
+    pooled: dict[str, Any] = field(default_factory=dict)  # the pooled fit's why, checks and sensitivity (if used)
 
     def to_json(self) -> dict[str, Any]:
         base = law_summary(self.laws[self.baseline], self.budgets)
@@ -73,6 +75,10 @@ class Analysis:
                                for name, law in self.laws.items()}
             out["gains"] = {name: {"ceg": frame.to_dict(orient="records"), "decision": _decision_json(self.decisions[name])}
                             for name, frame in self.gains.items()}
+        out["basis"] = self.basis
+        if self.pooled:
+            out["pooled"] = {k: (v.to_dict(orient="records") if isinstance(v, pd.DataFrame) else v)
+                             for k, v in self.pooled.items()}
         return _finite(out)
 
 
@@ -97,11 +103,13 @@ def _finite(value):
 
 
 def analyse_runs(runs: pd.DataFrame, *, baseline: str | None = None, target_flops: float | None = None,
-                 **law_params: Any) -> Analysis:
+                 pooled: bool = False, **law_params: Any) -> Analysis:
     """Fit approaches 1–3 per variant; CEG(C) and a decision for every variant against ``baseline``.
 
     ``baseline`` None means the variant named "baseline" if there is one, else the first in the table.
-    ``target_flops`` None means 10× the largest budget in the table.
+    ``target_flops`` None means 10× the largest budget in the table. ``pooled``: when a variant's own
+    approach-3 fit refuses and there are several variants, fit them jointly instead
+    (:func:`alignlab.scaling._pooled_analysis.analyse_pooled`; ``basis`` says which fit the gains rest on).
     """
     variants = list(dict.fromkeys(runs["variant"]))
     if baseline is None:
@@ -114,12 +122,22 @@ def analyse_runs(runs: pd.DataFrame, *, baseline: str | None = None, target_flop
         try:
             laws[name] = ScalingLaw(**params).fit(runs, variant=name)
         except FitRefused as exc:
+            if pooled and len(variants) > 1:
+                from alignlab.scaling._pooled_analysis import analyse_pooled
+
+                return analyse_pooled(runs, baseline=baseline, target_flops=target_flops,
+                                      refusal=f"variant '{name}': {exc}", **law_params)
             raise FitRefused(exc.reason, f"variant '{name}': {exc}") from exc
+    return finish_analysis(runs, baseline, laws, target_flops)
+
+
+def finish_analysis(runs: pd.DataFrame, baseline: str, laws: dict[str, ScalingLaw], target_flops: float | None,
+                    **fields: Any) -> Analysis:
+    """Approaches 1 and 2 per variant and the gains and decisions of fitted ``laws`` (baseline first)."""
     c_max = float(runs["C"].max())
     target = float(target_flops or 10 * c_max)
     lo = float(runs["C"].min())
-    result = Analysis(runs=runs, baseline=baseline, laws=laws,
-                      budgets=sorted({lo, c_max, target}))
+    result = Analysis(runs=runs, baseline=baseline, laws=laws, budgets=sorted({lo, c_max, target}), **fields)
     for name, law in laws.items():
         sub = runs[runs["variant"] == name]
         try:

@@ -162,7 +162,8 @@ class ScalingLaw:
 def optimal_allocation(theta: np.ndarray, C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Closed form: N* = G (C/6)^(β/(α+β)), D* = (C/6)/N*, G = (αA / βB)^(1/(α+β)) (Hoffmann et al. eq. 4)."""
     a, b, _, alpha, beta = theta
-    log_g = (np.log(alpha) + a - np.log(beta) - b) / (alpha + beta)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a bootstrap draw with an exponent at 0 gives inf/NaN
+        log_g = (np.log(alpha) + a - np.log(beta) - b) / (alpha + beta)
     log_c6 = np.log(C / FLOPS_PER_PARAM_TOKEN)
     log_n = log_g + beta / (alpha + beta) * log_c6
     return np.exp(log_n), np.exp(log_c6 - log_n)
@@ -176,11 +177,11 @@ def optimal_loss(theta: np.ndarray, C: np.ndarray) -> np.ndarray:
 def compute_for_loss(theta: np.ndarray, loss: np.ndarray) -> np.ndarray:
     """Smallest budget whose optimal loss is ``loss`` (inf at or below E): L*(C) = E + K (C/6)^-γ inverted."""
     a, b, e, alpha, beta = theta
-    gamma = alpha * beta / (alpha + beta)
-    log_g = (np.log(alpha) + a - np.log(beta) - b) / (alpha + beta)
-    k = np.exp(a - alpha * log_g) + np.exp(b + beta * log_g)
     excess = np.asarray(loss, float) - np.exp(e)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # exponent-0 draws: inf/NaN, filtered later
+        gamma = alpha * beta / (alpha + beta)
+        log_g = (np.log(alpha) + a - np.log(beta) - b) / (alpha + beta)
+        k = np.exp(a - alpha * log_g) + np.exp(b + beta * log_g)
         c = FLOPS_PER_PARAM_TOKEN * (excess / k) ** (-1.0 / gamma)
     return np.where(excess > 0, c, np.inf)
 

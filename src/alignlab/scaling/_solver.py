@@ -23,7 +23,7 @@ import numpy as np
 from scipy.optimize import minimize, nnls
 from scipy.special import huber
 
-__all__ = ["PARAM_ORDER", "Solution", "single_threaded_blas", "huber_objective", "log_predict", "newton_polish", "polish", "solve", "solve_bounds"]
+__all__ = ["PARAM_ORDER", "Solution", "single_threaded_blas", "huber_objective", "log_predict", "newton_minimize", "newton_polish", "polish", "solve", "solve_bounds"]
 
 PARAM_ORDER = ("a", "b", "e", "alpha", "beta")
 
@@ -88,9 +88,15 @@ def newton_polish(theta0, log_n, log_d, log_loss, delta, weights=None, maxiter: 
     sub-problem and L-BFGS-B needs ~55 steps. Damping grows until a step lowers f, so an indefinite Hessian
     or a jump of huber'' at ±δ only shortens steps. No bounds: callers check them afterwards.
     """
-    theta = np.asarray(theta0, dtype=float)
-    f, g, h = huber_objective(theta, log_n, log_d, log_loss, delta, weights, True)
     gtol = 1e-9 * delta * (len(log_loss) if weights is None else float(np.sum(weights)))
+    return newton_minimize(lambda t: huber_objective(t, log_n, log_d, log_loss, delta, weights, True),
+                           theta0, gtol, maxiter)
+
+
+def newton_minimize(fun, theta0, gtol: float, maxiter: int = 100):
+    """The damped Newton loop of :func:`newton_polish` for any ``fun(θ) -> (f, ∇f, ∇²f)`` (the pooled fit's too)."""
+    theta = np.asarray(theta0, dtype=float)
+    f, g, h = fun(theta)
     damping = 1e-6
     for _ in range(maxiter):
         if np.abs(g).max() <= gtol:
@@ -102,7 +108,7 @@ def newton_polish(theta0, log_n, log_d, log_loss, delta, weights=None, maxiter: 
             damping *= 10.0
             continue
         candidate = theta + step
-        f_new, g_new, h_new = huber_objective(candidate, log_n, log_d, log_loss, delta, weights, True)
+        f_new, g_new, h_new = fun(candidate)
         # at the optimum f changes only by rounding: a step within it that lands on a tiny gradient is taken
         if f_new <= f or (f_new <= f * (1 + 1e-13) and np.abs(g_new).max() <= gtol):
             stalled = f - f_new <= 1e-15 * f and np.abs(step).max() < 1e-12

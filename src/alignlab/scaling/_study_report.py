@@ -156,7 +156,7 @@ def write_study_report(study: Study) -> list[Path]:
     else:
         try:
             analysis = analyse_runs(read_runs(table), baseline=baseline, target_flops=settings.target_flops,
-                                    n_bootstrap=settings.bootstrap)
+                                    n_bootstrap=settings.bootstrap, pooled=True)
         except FitRefused as exc:
             refusal = str(exc)
     fallback = None
@@ -169,6 +169,8 @@ def write_study_report(study: Study) -> list[Path]:
             report.paragraph(f"{name} vs {baseline}: {text}", css_class="note")
     elif not analysis.decisions:
         report.paragraph("Only one variant has runs: there is no gain to weigh yet.")
+    if analysis is not None and analysis.pooled:
+        report.paragraph(" ".join(analysis.pooled["text"]), css_class="note")
     for name, decision in (analysis.decisions.items() if analysis else []):
         report.paragraph(f"{name} vs {baseline}: {decision.text}", css_class="good" if decision.verdict == "switch" else None)
     noise = noise_and_gain(table, baseline)
@@ -205,7 +207,9 @@ def write_study_report(study: Study) -> list[Path]:
             report.table(result["table"], id=f"frontier-ceg-{name}",
                          caption=f"CEG(C) of {name} over {baseline} from envelope power laws (E = {result['floor']:.4g} assumed), inside the runs' range")
         return report.write(study.directory)
-    report.heading("Fitted laws (approach 3): L = E + A/N^α + B/D^β", id="laws")
+    basis = {"per-variant": "fitted per variant", "pooled-scale": "pooled fit, E, A, B, α, β shared, one gain factor"
+             " per variant", "pooled-e": "pooled fit, E shared, per-variant A, B, α, β"}[analysis.basis]
+    report.heading(f"Fitted laws (approach 3, {basis}): L = E + A/N^α + B/D^β", id="laws")
     rows = []
     for name, law in analysis.laws.items():
         s = law_summary(law)
@@ -216,6 +220,10 @@ def write_study_report(study: Study) -> list[Path]:
     report.table(pd.DataFrame(rows), id="law-table",
                  caption=f"estimates with {settings.bootstrap}-refit bootstrap intervals (runs resampled); N* ∝ C^a, D* ∝ C^b"
                  + (f"; the task's true E is {entropy:.4f}" if entropy is not None else ""))
+    if analysis.pooled and len(analysis.pooled["sensitivity"]):
+        report.table(analysis.pooled["sensitivity"], id="e-sensitivity", float_format="{:.4g}",
+                     caption="E is on its lower bound: the gain at the largest budget run with E held at larger values"
+                     " (point estimates; objective = summed Huber loss, lower is better)")
     for name in analysis.laws:
         report.figure(_isoflop_figure(analysis, name), caption=f"{name}: runs against N with the fitted law along isoFLOP lines",
                       id=f"isoflop-{name}")

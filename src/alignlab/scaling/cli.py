@@ -51,14 +51,17 @@ def fit(
     bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap refits for the intervals."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
     jobs: int = typer.Option(1, "--jobs", help="Processes for the bootstrap (-1: all cores)."),
+    pooled: bool = typer.Option(True, "--pooled/--no-pooled",
+                                help="When a variant's own fit refuses, fit the variants jointly (shared E and exponents, "
+                                     "one compute factor per variant) for the gains; --no-pooled refuses instead."),
     out: Path | None = typer.Option(None, "--out", help="Write report.html and summary.md here."),
 ) -> None:
     """Fit approaches 1–3 per variant; with several variants, CEG(C) against the baseline and a recommendation."""
     from alignlab.scaling import analyse_runs
 
     table = _read(runs, n_col, d_col, flops_col, loss_col, variant_col, drop_highest_loss)
-    analysis = analyse_runs(table, baseline=baseline, target_flops=target_flops, n_bootstrap=bootstrap, seed=seed,
-                            n_jobs=jobs)
+    analysis = analyse_runs(table, baseline=baseline, target_flops=target_flops, pooled=pooled, n_bootstrap=bootstrap,
+                            seed=seed, n_jobs=jobs)
     if out is not None:
         from alignlab.scaling import write_report
 
