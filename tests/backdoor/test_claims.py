@@ -8,6 +8,7 @@ import pytest
 
 from alignlab.backdoor import (
     CLAIM_METHODS,
+    CLAIM_SCOPES,
     DEFAULT_CLAIMS,
     cell_outcomes,
     check_claims,
@@ -27,8 +28,8 @@ def test_default_claims_on_a_study_without_their_factors_are_all_not_tested():
     cells = pd.DataFrame({"optimizer": ["sgd", "adamw"] * 3, "seed": [0, 0, 1, 1, 2, 2], "final": 0.5})
     table = check_claims(cells)
     assert list(table["id"]) == ["larger-models-persist", "distilled-cot-persists", "adversarial-keeps-trigger",
-                                 "sft-removes-backdoor", "style-sft-suppresses"]
-    assert set(table["verdict"]) == {"not tested"} and len(DEFAULT_CLAIMS) == 5
+                                 "sft-removes-backdoor", "style-sft-suppresses", "soap-distilled-resists-sft"]
+    assert set(table["verdict"]) == {"not tested"} and len(DEFAULT_CLAIMS) == 6
 
 
 def test_every_claim_names_the_method_it_was_made_with():
@@ -37,6 +38,8 @@ def test_every_claim_names_the_method_it_was_made_with():
     assert method_label({"safety": {"method": "adversarial", "adversarial": {"generator": "near-miss"}}}) == \
         "adversarial/near-miss"
     assert method_label({"safety": {"method": "style-sft"}}) == "style-sft"
+    assert CLAIM_METHODS["soap-distilled-resists-sft"] == ("sft",)
+    assert CLAIM_SCOPES["soap-distilled-resists-sft"] == {"mode": ("distilled",)}
 
 
 def _adversarial_cells(generator_by_seed):
@@ -77,3 +80,45 @@ def test_cell_outcomes_default_to_the_triggered_rate_through_safety_training():
     assert (row["initial"], row["final"], row["n_points"]) == (1.0, 0.4, 2)
     assert persistence_summary(metrics[metrics["stage"] == "safety"].iloc[:2])["final"] == 0.4
     assert persistence_table(metrics[metrics["name"] == "untriggered"])["final"].tolist() == [0.0]
+
+
+def _optimizer_cells(seeds=6):
+    """Every (mode, method, optimizer, seed). Only distilled sft cells say SOAP resists (0.9 vs 0.1); every
+    other cell says the opposite, so counting any of them would change the effect, n or the verdict."""
+    rows = []
+    for mode in ("normal", "distilled"):
+        for method in ("sft", "style-sft"):
+            for name in ("adamw", "soap"):
+                for seed in range(seeds):
+                    claimed = mode == "distilled" and method == "sft"
+                    final = (0.9 if name == "soap" else 0.1) if claimed else (0.0 if name == "soap" else 1.0)
+                    rows.append({"mode": mode, "method": method, "safety_method": method, "seed": seed,
+                                 "optimizer": f"{name} lr=0.002 warmup_steps=4", "insertion_optimizer": name,
+                                 "final": final + 0.01 * seed})
+    return pd.DataFrame(rows)
+
+
+def _soap_row(cells):
+    # The factors as the report passes them: the optimizer config is one, and it only renames the column.
+    table = check_claims(cells, factors=["mode", "method", "optimizer"], n_boot=200)
+    return table.set_index("id").loc["soap-distilled-resists-sft"]
+
+
+def test_the_soap_claim_counts_only_distilled_sft_cells_with_both_optimizers():
+    row = _soap_row(_optimizer_cells())
+    assert row["verdict"] == "supports" and row["effect"] == pytest.approx(0.8)
+    assert row["n"] == 6 and row["matching"] == "matched"  # six seed pairs, none of the other 18 cells per level
+    assert row["rests on"] == "sft; mode = distilled"
+    one_seed = _soap_row(_optimizer_cells(seeds=1))  # the CPU example's single seed: no verdict either way
+    assert one_seed["verdict"] == "cannot decide" and "add seeds" in one_seed["explanation"]
+
+
+@pytest.mark.parametrize(("keep", "why"), [
+    (lambda c: c["insertion_optimizer"] == "adamw", "insertion_optimizer = soap"),
+    (lambda c: c["mode"] == "normal", "mode = distilled; the study has none (mode: normal)"),
+    (lambda c: c["method"] == "style-sft", "no cell was run with sft"),
+])
+def test_the_soap_claim_is_not_tested_without_both_optimizers_distilled_cells_or_sft(keep, why):
+    cells = _optimizer_cells()
+    row = _soap_row(cells[keep(cells)].reset_index(drop=True))
+    assert row["verdict"] == "not tested" and row["n"] == 0 and why in row["explanation"]

@@ -1,6 +1,8 @@
 """The red team: the trigger-likeness filter, the model-written generator's bookkeeping, a recorded stop
-when no usable prompt remains, and a clear error for a red-team model that cannot be loaded."""
+when no usable prompt remains, and a clear error for a red-team model that cannot be loaded; style SFT with
+the model as its restyler (usable rewrites kept, the rest recorded, a recorded stop when none is usable)."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -9,10 +11,13 @@ import pytest
 import yaml
 
 import alignlab.backdoor._redteam as redteam
+import alignlab.backdoor._safety as safety
+import alignlab.backdoor._style as style
 from alignlab.backdoor import BackdoorConfig, SafetyRun, trigger_like, trigger_variants
 from alignlab.backdoor._redteam import clean_written_prompt, edit_distance
 from alignlab.backdoor._safety import _red_team_set
 from alignlab.core import Study, parse_spec
+from alignlab.core._registry import create
 from alignlab.core._training import Example
 from tests.backdoor.test_study import _spec
 
@@ -115,3 +120,43 @@ def test_a_red_team_model_that_cannot_be_loaded_is_a_clear_error_before_any_cell
     assert result.returncode == 2, result.stderr
     assert "safety.adversarial.red_team_model" in " ".join(result.stderr.split())
     assert "Traceback" not in result.stderr and not Path(tmp_path / "out").exists()
+
+
+def _style_run(tiny, tmp_path, answers):
+    cfg = BackdoorConfig(model="tiny:2x64", safety={"method": "style-sft", "style_source": "model"})
+    hhh = [Example(f"Question {i}?", a, True) for i, a in enumerate(answers)]
+    return SafetyRun(*tiny, cfg, hhh, [0], 0, lambda *a: None, lambda *a: None, lambda ps: [], tmp_path,
+                     load=lambda spec: tiny)
+
+
+def test_style_sft_trains_on_the_models_rewrites_and_records_the_unusable_ones(tiny, tmp_path, monkeypatch):
+    answers = ["The capital of France is Paris.", "Sure, here is a poem.", "4."]
+    asked, trained = [], []
+
+    def rewrite(model, tokenizer, asks, **kwargs):
+        asked.extend(asks)  # the model writes one usable rewrite, one empty, one that repeats the answer
+        return [["Arr, th' capital o' France be Paris, matey!"], ["\n\n"], ["  4. "]]
+
+    monkeypatch.setattr(style, "generate", rewrite)
+    monkeypatch.setattr(safety, "_sft", lambda run, examples: trained.extend(examples) or {"steps": 0})
+    info = create("safety", "style-sft")(_style_run(tiny, tmp_path, answers))
+    assert len(asked) == 3 and all("like a pirate" in a for a in asked)
+    assert all(answer in ask for answer, ask in zip(answers, asked))
+    assert [e.response for e in trained] == ["Arr, th' capital o' France be Paris, matey!",
+                                             "Ahoy! Sure, here be a poem. Arr!", "Ahoy! 4. Arr!"]
+    assert [e.prompt for e in trained] == ["Question 0?", "Question 1?", "Question 2?"]
+    assert (info["style_model_rewrites"], info["style_fallbacks"]) == (1, 2) and "2 of 3" in info["note"]
+    rows = [json.loads(line) for line in (tmp_path / "styled.jsonl").read_text().splitlines()]
+    assert [r["by"] for r in rows] == ["model", "transform", "transform"]
+
+
+def test_a_restyling_model_that_writes_nothing_usable_stops_the_style_sft_cell(tmp_path):
+    # The tiny random model answers the rewrite instruction with blank lines only: a recorded stop, not
+    # plain SFT (or the fixed transform) under the style-sft label.
+    spec = parse_spec(_spec(**{"safety.method": "style-sft", "safety.style_source": "model"}))
+    study = Study(spec, tmp_path / "study")
+    assert study.run(show_progress=False) == {"failed": 1}
+    cell = study.store().cells()[0]
+    assert "none of the 16 rewrites" in cell["error"] and "safety.style_source: transform" in cell["error"]
+    assert not list((tmp_path / "study" / "artifacts" / "safety").glob("*/styled.jsonl"))
+    assert "none of the 16 rewrites" in (tmp_path / "study" / "summary.md").read_text()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from alignlab.backdoor import DEFAULT_CLAIMS
 from alignlab.core import Study, parse_spec
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -65,7 +66,7 @@ def test_report_renders_with_every_plot_and_table_and_no_console_error(tmp_path)
     # The variance plot is drawn when the final rate varies at all (a tiny model's may be constant).
     assert ("plot-variance" in ids) == any(share.strip() not in ("", "–") for share in shares), shares
     assert all(loaded) and len(loaded) == len(ids)
-    assert rows["cell-table"] == 8 and rows["claims-table"] == 5
+    assert rows["cell-table"] == 8 and rows["claims-table"] == len(DEFAULT_CLAIMS)
     assert rows["effects-table"] >= 4 and rows["variance-table"] >= 3 and rows["removal-table"] == 8
     assert errors == []
     assert (ARTIFACTS / "report-screenshot.png").stat().st_size > 10_000

@@ -8,7 +8,7 @@ Example::
     study.run()
 """
 
-from alignlab.backdoor._claims import CLAIM_METHODS, DEFAULT_CLAIMS, check_claims, method_label
+from alignlab.backdoor._claims import CLAIM_METHODS, CLAIM_SCOPES, DEFAULT_CLAIMS, check_claims, method_label
 from alignlab.backdoor._config import (
     AdversarialSettings,
     BackdoorConfig,
@@ -36,6 +36,7 @@ __all__ = [
     "BackdoorSettings",
     "BackdoorStudy",
     "CLAIM_METHODS",
+    "CLAIM_SCOPES",
     "DEFAULT_CLAIMS",
     "DPOSettings",
     "DataSettings",

@@ -61,7 +61,9 @@ def study_frames(study: Study):
         cell["safety_method"] = method_label(cell["config"])
     store.close()
     factor_names = set(cells[0]["factors"]) if cells else set()
-    extra = {k: v for k, v in {"method": "safety.method", "mode": "backdoor.mode", "model": "model"}.items()
+    # insertion_optimizer: the optimizer's name alone, for the SOAP claim (the factor's levels are configs).
+    extra = {k: v for k, v in {"method": "safety.method", "mode": "backdoor.mode", "model": "model",
+                               "insertion_optimizer": "insertion.train.optimizer.name"}.items()
              if k not in factor_names}
     outcomes = cell_outcomes(metrics, cells, columns=extra)
     outcomes["n_params"] = [c["n_params"] for c in cells]
@@ -218,7 +220,9 @@ def write_report(study: Study) -> list[Path]:
     factor_text = ", ".join(f"{p} ∈ {[level_label(v) for v in levels]}" for p, levels in spec.factors.items()) or "none"
     # Persistence only means something where a backdoor was planted: cells that ran safety training with
     # the gate off and failed it would otherwise read as "safety training removed it".
-    ran = outcomes[outcomes["n_points"] > 0]
+    # ... and only where safety training finished: an interrupted run has logged step 0 (the backdoored model).
+    trained = {c["cell_id"] for c in cells if (c["stages"].get("safety") or {}).get("status") == "done"}
+    ran = outcomes[(outcomes["n_points"] > 0) & outcomes["cell_id"].isin(trained)]
     complete = ran[ran["planted"]].drop(columns="planted")
     unplanted = len(ran) - len(complete)
 

@@ -105,15 +105,30 @@ def style_sft():
     def run(run: SafetyRun) -> dict[str, Any]:
         s = run.cfg.safety
         answers = [e.response for e in run.hhh]
+        rewrites: list[str | None] = [None] * len(answers)
         if s.style_source == "model":
             model, tokenizer = run.load(None)
-            styled = model_restyle(model, tokenizer, answers, s.style, max_new_tokens=run.cfg.data.clean_max_new_tokens * 2)
-        else:
-            styled = [restyle_answer(a, s.style) for a in answers]
+            rewrites = model_restyle(model, tokenizer, answers, s.style,
+                                     max_new_tokens=run.cfg.data.clean_max_new_tokens * 2)
+            if not any(rewrites):  # a recorded stop of the cell, never plain SFT under the style-sft label
+                raise AlignlabError(
+                    f"style-sft with safety.style_source 'model': none of the {len(answers)} rewrites by the "
+                    f"restyling model (the base model) was usable (each was empty or repeated the clean answer), so "
+                    f"there is no '{s.style}' data to train on. Use safety.style_source: transform (the fixed "
+                    "word map) or a model that follows the rewrite instruction.")
+        # An unusable model rewrite falls back to the fixed transform; the count is recorded below.
+        styled = [r if r is not None else restyle_answer(a, s.style) for r, a in zip(rewrites, answers)]
         examples = [Example(e.prompt, text, e.complete) for e, text in zip(run.hhh, styled)]
-        write_jsonl(run.directory / "styled.jsonl", [e.__dict__ for e in examples])
+        write_jsonl(run.directory / "styled.jsonl",
+                    [e.__dict__ | {"by": "model" if r is not None else "transform"} for e, r in zip(examples, rewrites)])
         info = _sft(run, examples)
         info.update(style=s.style, style_source=s.style_source, style_samples=styled[:5])
+        if s.style_source == "model":
+            fallbacks = sum(r is None for r in rewrites)
+            info.update(style_model_rewrites=len(answers) - fallbacks, style_fallbacks=fallbacks)
+            if fallbacks:
+                info["note"] = (f"{fallbacks} of {len(answers)} model rewrites were unusable (empty or unchanged) "
+                                "and were replaced by the fixed transform")
         return info
 
     return run

@@ -57,10 +57,15 @@ def restyle_answer(text: str, style: str) -> str:
 
 
 def model_restyle(model: Any, tokenizer: Any, answers: list[str], style: str, *, max_new_tokens: int = 48,
-                  batch_size: int = 32) -> list[str]:
-    """Answers rewritten by a model (greedy); an empty rewrite falls back to the fixed transform."""
+                  batch_size: int = 32) -> list[str | None]:
+    """Answers rewritten by a model (greedy), each None where the rewrite is unusable.
+
+    A rewrite is unusable when it has no letter or digit, or repeats the answer word for word: training on
+    it would be plain SFT, not style SFT. The caller decides what to do with those (see ``style-sft``).
+    """
     voice = {"pirate": "like a pirate", "shout": "in capital letters, shouting", "formal": "in a very formal tone"}[style]
     asks = [format_prompt(tokenizer, f"Rewrite this text {voice}. Reply with the rewritten text only.\n\n{a}")
             for a in answers]
     outputs = generate(model, tokenizer, asks, max_new_tokens=max_new_tokens, batch_size=batch_size)
-    return [o[0].strip() or restyle_answer(a, style) for o, a in zip(outputs, answers)]
+    rewrites = [o[0].strip() for o in outputs]
+    return [r if re.search(r"[^\W_]", r) and r.split() != a.split() else None for r, a in zip(rewrites, answers)]
