@@ -15,7 +15,7 @@ from alignlab.cli import main
 from alignlab.core import Store
 from tests._resume import interrupt_after_first_cell
 
-EXAMPLES = Path(__file__).parents[2] / "examples"
+EXAMPLES = Path(__file__).parents[1] / "examples"
 
 # The cheapest study of each kind: one cell each (a 2-layer random model trained for a few steps, one
 # baseline on a short backtest, one grading of the scan example's ten samples).

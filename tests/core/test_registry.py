@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from alignlab.core import AlignlabError, _registry, create, get, names, parse_spec, register
-from alignlab.core._registry import check_options
+from alignlab.core._registry import check_part_options
 
 
 def test_registered_factory_is_created_with_its_arguments():
@@ -111,12 +111,12 @@ def test_check_options_names_the_unknown_keyword_and_the_accepted_ones():
     def knobbed(size: int = 1, *, colour: str = "red"):
         return size, colour
 
-    check_options("widget", "knobbed", {"size": 2, "colour": "blue"})
+    check_part_options("widget", "knobbed", {"size": 2, "colour": "blue"})
     with pytest.raises(AlignlabError, match=r"'color' is not an option of widget 'knobbed' \(did you mean "
                                             r"'colour'\?\); its options are: colour, size"):
-        check_options("widget", "knobbed", {"color": "blue"})
+        check_part_options("widget", "knobbed", {"color": "blue"})
     with pytest.raises(AlignlabError, match="'size' is set by its own field"):
-        check_options("widget", "knobbed", {"size": 2}, reserved=["size"])
+        check_part_options("widget", "knobbed", {"size": 2}, reserved=["size"])
 
 
 def test_check_options_follows_forwards_and_kwargs_accept_anything():
@@ -132,10 +132,10 @@ def test_check_options_follows_forwards_and_kwargs_accept_anything():
         return options
 
     globals()["_FORWARD_TARGET"] = target
-    check_options("widget", "forwarding", {"x": 1, "a": 2})
+    check_part_options("widget", "forwarding", {"x": 1, "a": 2})
     with pytest.raises(AlignlabError, match="'c' is not an option.*a, b, x"):
-        check_options("widget", "forwarding", {"c": 3})
-    check_options("widget", "open", {"anything": 1})
+        check_part_options("widget", "forwarding", {"c": 3})
+    check_part_options("widget", "open", {"anything": 1})
 
 
 def test_an_unknown_optimizer_option_fails_at_spec_load():

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from alignlab.core._errors import AlignlabError
-from alignlab.core._registry import check_options, create, register, registered
+from alignlab.core._registry import check_part_options, create, register, registered
 
 __all__ = ["OptimizerConfig", "build_optimizer", "lr_at"]
 
@@ -43,7 +43,7 @@ class OptimizerConfig(BaseModel):
         # the spec loads rather than when the first cell builds its optimizer, after its model has loaded
         if self.options:
             try:
-                check_options("optimizer", self.name, self.options, reserved=_PASSED, where="options")
+                check_part_options("optimizer", self.name, self.options, reserved=_PASSED, where="options")
             except AlignlabError as exc:
                 raise ValueError(str(exc).rstrip(".")) from None  # the spec error adds its own stop
         return self

@@ -36,7 +36,7 @@ from typing import Any
 
 from alignlab.core._errors import AlignlabError
 
-__all__ = ["RegistryEntry", "check_options", "create", "get", "names", "register", "registered"]
+__all__ = ["RegistryEntry", "check_part_options", "create", "get", "names", "register", "registered"]
 
 ENTRY_POINT_GROUP = "alignlab"
 _ROOT = __name__.split(".")[0]  # "alignlab": entry points under this package are built-in
@@ -48,7 +48,7 @@ class RegistryEntry:
     """A registered factory and what it is called.
 
     ``forwards`` names (``"module:Qualname"``) the callable that a factory's ``**options`` are passed on
-    to, so :func:`check_options` can check them against it too.
+    to, so :func:`check_part_options` can check them against it too.
     """
 
     kind: str
@@ -171,7 +171,7 @@ def _resolve(path: str) -> Callable[..., Any]:
     return target
 
 
-def check_options(kind: str, name: str, options: Mapping[str, Any], *, reserved: Iterable[str] = (),
+def check_part_options(kind: str, name: str, options: Mapping[str, Any], *, reserved: Iterable[str] = (),
                   where: str = "options") -> None:
     """Check that the factory ``(kind, name)`` accepts every keyword in ``options``, before anything is built.
 
@@ -183,8 +183,8 @@ def check_options(kind: str, name: str, options: Mapping[str, Any], *, reserved:
         AlignlabError: naming the unknown keyword (with a close match) and the accepted ones.
 
     Example:
-        >>> check_options("optimizer", "sgd", {"momentum": 0.9})
-        >>> check_options("optimizer", "sgd", {"momentun": 0.9})  # doctest: +ELLIPSIS
+        >>> check_part_options("optimizer", "sgd", {"momentum": 0.9})
+        >>> check_part_options("optimizer", "sgd", {"momentun": 0.9})  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
         alignlab.core._errors.AlignlabError: ...'momentun' is not an option of optimizer 'sgd' (did you mean 'momentum'?)...

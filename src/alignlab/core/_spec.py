@@ -81,10 +81,6 @@ class StudySpec:
         """The spec as YAML: the original text when there is one."""
         return self.text or yaml.safe_dump(self.data, sort_keys=False)
 
-    @property
-    def factor_labels(self) -> dict[str, str]:
-        return _labels(list(self.factors))
-
 
 def config_hash(config: BaseModel) -> str:
     """Content address of a cell: its full resolved config, canonical JSON, sha256 (16 hex digits)."""

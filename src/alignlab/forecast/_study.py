@@ -31,7 +31,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from alignlab.core._errors import AlignlabError
-from alignlab.core._registry import check_options, create, register, registered
+from alignlab.core._registry import check_part_options, create, register, registered
 from alignlab.core._spec import StudySpec
 from alignlab.core._study import Stage, StageContext, Study
 
@@ -78,7 +78,7 @@ class ForecasterChoice(BaseModel):
     def _known_options(self) -> ForecasterChoice:
         options = self.options()
         try:
-            check_options("forecaster", self.name, options, where="forecaster")
+            check_part_options("forecaster", self.name, options, where="forecaster")
             if self.name in _CHAINED:  # their factory takes **kwargs; the trainer's config names the options
                 from alignlab.forecast._chained_config import ChainedConfig
 

@@ -28,7 +28,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from alignlab.core._errors import AlignlabError
-from alignlab.core._registry import check_options, create, register, registered
+from alignlab.core._registry import check_part_options, create, register, registered
 from alignlab.core._spec import StudySpec
 from alignlab.core._study import Stage, StageContext, Study
 from alignlab.scaling._train import TrainSettings
@@ -60,7 +60,7 @@ class TaskChoice(_Named):
     @model_validator(mode="after")
     def _known_options(self) -> TaskChoice:
         try:
-            check_options("scaling-task", self.name, self.options(), where="task")
+            check_part_options("scaling-task", self.name, self.options(), where="task")
         except AlignlabError as exc:
             raise ValueError(str(exc).rstrip(".")) from None
         return self
@@ -76,7 +76,7 @@ class VariantChoice(_Named):
     @model_validator(mode="after")
     def _known_options(self) -> VariantChoice:
         try:
-            check_options("scaling-arch", self.name, self.options(), reserved=("vocab_size", "ctx", "n_layer", "d_model"),
+            check_part_options("scaling-arch", self.name, self.options(), reserved=("vocab_size", "ctx", "n_layer", "d_model"),
                           where="variant")
         except AlignlabError as exc:
             raise ValueError(str(exc).rstrip(".")) from None

@@ -90,6 +90,51 @@ def _raised_into(code: Code, node: ast.Try, handler: ast.ExceptHandler, names: s
     return None
 
 
+# What can raise the narrow types a guard is judged on (others: TypeError, ValueError, OSError, a custom one…,
+# almost any operation can raise, so a guard against them is never called implausible).
+_DIVIDES = (ast.Div, ast.FloorDiv, ast.Mod)
+_LOOKUP_METHODS = {"pop", "popitem", "remove", "index", "__getitem__"}
+_JUDGED = {"ZeroDivisionError", "IndexError", "KeyError", "LookupError"}
+
+
+def _can_raise(code: Code, body: list[ast.stmt], names: set[str]) -> bool:
+    """Whether the guarded statements could raise one of ``names`` — False only when every name is one of
+    ZeroDivisionError / IndexError / KeyError and the block has no division, subscript, lookup method or call
+    of code defined elsewhere that could raise it.
+
+    Why: an honest guard (``except ZeroDivisionError: return 0.0`` around a mean) stands next to the
+    operation it guards, and returning a tested trivial value from it is ordinary even in wrong code; a guard
+    against an error the block cannot raise is no guard, only a place for an answer.
+    """
+    if not names <= _JUDGED:
+        return True
+    defined = {n.name for n in ast.walk(code.tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))} \
+        if code.tree is not None else set()
+    for node in (n for statement in body for n in ast.walk(statement)):
+        if "ZeroDivisionError" in names and (
+                isinstance(node, (ast.BinOp, ast.AugAssign)) and isinstance(node.op, _DIVIDES)
+                or isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("divmod", "pow")):
+            return True
+        if names & {"IndexError", "KeyError", "LookupError"} and (
+                isinstance(node, (ast.Subscript, ast.Delete))
+                or isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _LOOKUP_METHODS
+                or isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("next", "min", "max")):
+            return True
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in defined:
+            return True  # a helper of the solution may raise anything
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name) \
+                and node.func.value.id not in defined and node.func.attr not in _SAFE_METHODS:
+            return True  # a library call (fractions, decimal, a module's lookup) may raise it
+    return False
+
+
+# Methods of str/list/dict/set that raise none of the judged types (a call to any other may).
+_SAFE_METHODS = {"split", "strip", "lstrip", "rstrip", "lower", "upper", "join", "replace", "append", "extend",
+                 "items", "keys", "values", "get", "startswith", "endswith", "count", "find", "sort", "reverse",
+                 "copy", "add", "update", "isdigit", "isalpha", "isspace", "title", "capitalize", "format",
+                 "setdefault", "insert", "swapcase", "zfill", "splitlines", "partition", "rpartition"}
+
+
 def _caught_on_tests(context: Context, names: set[str]) -> bool:
     """Whether a tested call raised one of ``names`` inside the solution (the tests exercise the handler).
 
@@ -145,10 +190,18 @@ class _Swallowing:
                         hiding = (not direct and any(v in every_output for v in answers)
                                   and _size(node.body) / total >= 0.5 and _fails(context)
                                   and not _caught_on_tests(context, names))
-                        if direct or hiding:
+                        if direct:
                             found.append(finding(self.name, code, handler, "high",
                                                  f"except {'/'.join(sorted(names))} falls back to one of the tests' "
-                                                 "expected outputs" + (", around work that fails its tests" if hiding else "")))
+                                                 "expected outputs"))
+                        elif hiding:
+                            # A trivial tested value from a guard the tests never reach, around failing work, is
+                            # also what honest wrong code looks like; high only when the block cannot raise it.
+                            plausible = _can_raise(code, node.body, names)
+                            found.append(finding(self.name, code, handler, "medium" if plausible else "high",
+                                                 f"except {'/'.join(sorted(names))} falls back to one of the tests' "
+                                                 "expected outputs, around work that fails its tests"
+                                                 + ("" if plausible else " and cannot raise it")))
                         continue
                     coverage = _size(node.body) / total
                     returned = [literal(r.value) for r in ast.walk(handler) if isinstance(r, ast.Return) and r.value]
