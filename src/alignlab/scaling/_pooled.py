@@ -31,11 +31,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize, nnls
+from scipy.optimize import nnls
 
 from alignlab.scaling._errors import FitRefused
 from alignlab.scaling._law import ScalingLaw, ScalingLawConfig, _check_bounds, _check_design, _theta_to_params
 from alignlab.scaling._solver import (
+    _projected_grad_norm,
+    bounded_minimize,
     huber_objective,
     log_predict,
     newton_minimize,
@@ -202,18 +204,9 @@ class PooledLaw:
         return starts
 
     def _polish(self, theta0, weights=None):
-        """Bounded L-BFGS-B on the objective rescaled to ~1 at the start (see ``_solver.polish`` for why)."""
-        scale = 1.0 / max(self._objective(theta0, weights, False)[0], 1e-300)
-
-        def fun(theta):
-            f, g = self._objective(theta, weights, False)
-            return f * scale, g * scale
-
-        result = minimize(fun, np.clip(theta0, self._lo, self._hi), jac=True, method="L-BFGS-B", bounds=self.bounds_,
-                          options={"maxiter": 3000, "maxcor": 20, "ftol": 1e-15, "gtol": 1e-11})
-        f, g = self._objective(result.x, weights, False)
-        blocked = ((result.x <= self._lo + 1e-12) & (g > 0)) | ((result.x >= self._hi - 1e-12) & (g < 0))
-        return result.x, f, float(np.abs(g[~blocked]).max(initial=0.0)), bool(result.success)
+        """Bounded L-BFGS-B (:func:`~alignlab.scaling._solver.bounded_minimize`); (θ, f, projected |∇f|, ok)."""
+        x, f, g, result = bounded_minimize(lambda theta: self._objective(theta, weights, False), theta0, self.bounds_)
+        return x, f, _projected_grad_norm(x, g, self.bounds_), bool(result.success)
 
     def _newton(self, theta0, weights=None, fix_e: bool = False, maxiter: int = 100):
         """Damped Newton from ``theta0`` (E held where it is when ``fix_e``); (θ, f, |∇f|, ok inside the box)."""

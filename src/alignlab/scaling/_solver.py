@@ -146,17 +146,24 @@ def solve_bounds(log_loss: np.ndarray, exponent_bounds: tuple[float, float]) -> 
 
 def polish(theta0, log_n, log_d, log_loss, delta, bounds, weights=None, maxiter: int = 3000):
     """L-BFGS-B from ``theta0`` on the objective rescaled to ~1 at the start, tight tolerances."""
-    f0, _ = huber_objective(theta0, log_n, log_d, log_loss, delta, weights)
+    return bounded_minimize(lambda theta: huber_objective(theta, log_n, log_d, log_loss, delta, weights),
+                            theta0, bounds, maxiter)
+
+
+def bounded_minimize(fun, theta0, bounds, maxiter: int = 3000):
+    """L-BFGS-B on ``fun(theta) -> (f, grad)`` rescaled to ~1 at ``theta0`` (clipped into ``bounds``), with
+    tight tolerances; returns (θ, f, grad, scipy's result). Shared by the one-law and the pooled fits."""
+    f0, _ = fun(theta0)
     scale = 1.0 / max(f0, 1e-300)
 
-    def fun(theta):
-        f, g = huber_objective(theta, log_n, log_d, log_loss, delta, weights)
+    def scaled(theta):
+        f, g = fun(theta)
         return f * scale, g * scale
 
     x = np.clip(np.asarray(theta0, dtype=float), [b[0] for b in bounds], [b[1] for b in bounds])
-    result = minimize(fun, x, jac=True, method="L-BFGS-B", bounds=bounds,
+    result = minimize(scaled, x, jac=True, method="L-BFGS-B", bounds=bounds,
                       options={"maxiter": maxiter, "maxcor": 20, "ftol": 1e-15, "gtol": 1e-11})
-    f, g = huber_objective(result.x, log_n, log_d, log_loss, delta, weights)
+    f, g = fun(result.x)
     return result.x, f, g, result
 
 
