@@ -128,3 +128,12 @@ def test_report_and_studies_on_a_damaged_store(tmp_path, capsys, monkeypatch):
     assert "2 finished cell(s) restored" in " ".join(capsys.readouterr().err.split())
     assert _cli("studies") == 0
     assert "damaged" not in capsys.readouterr().out
+
+
+def test_a_folder_given_as_the_spec_is_named_as_a_folder(tmp_path, capsys):
+    """`alignlab run DIR` (a study folder, say, instead of its spec): one paragraph saying it is a folder."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", str(tmp_path)])
+    err = " ".join(capsys.readouterr().err.split())
+    assert exit_info.value.code == 2 and "is a folder; expected a YAML study spec file" in err
+    assert "does not exist" not in err and "Traceback" not in err

@@ -144,7 +144,7 @@ def get(kind: str, name: str) -> RegistryEntry:
         return _entries[(kind, name)]
     except KeyError:
         known = ", ".join(names(kind)) or "none"
-        raise AlignlabError(f"Unknown {kind} '{name}'. Known {kind}s: {known}.") from None
+        raise AlignlabError(f"Unknown {kind} '{name}'. Known {kind} names: {known}.") from None
 
 
 def create(kind: str, name: str, **kwargs: Any) -> Any:

@@ -285,6 +285,8 @@ def load_spec(path: str | Path, *, default_kind: str | None = None) -> StudySpec
     the study folder's ``spec.yaml`` names its kind for ``alignlab report`` and resuming.
     """
     path = Path(path)
+    if path.is_dir():
+        raise AlignlabError(f"'{path}' is a folder; expected a YAML study spec file (e.g. examples/forecast_backtest.yaml).")
     if not path.is_file():
         raise AlignlabError(f"Spec file '{path}' does not exist.")
     text = path.read_text(encoding="utf-8")
