@@ -4,6 +4,7 @@ Run:
     .venv/bin/python benchmarks/scan_benchmark.py --out benchmarks/results/scan     # hours on 2 CPU cores
     .venv/bin/python benchmarks/scan_benchmark.py --quick --out /tmp/scan-quick     # tiny models
     .venv/bin/python benchmarks/scan_benchmark.py --only word-url-lora --out /tmp/one   # one plant (and no clean bundled)
+    .venv/bin/python benchmarks/scan_benchmark.py --only clean-bundled --out /tmp/one   # the clean bundled model only
 
 ``--quick`` plants two backdoors and one clean control into the tiny test model (tiny:2x128, full
 fine-tunes) and scans them with fewer null strings and GCG steps: it checks the pipeline end to end and
@@ -132,17 +133,20 @@ def main() -> None:
     spec = "tiny:2x128" if args.quick else "bundled:smollm2-135m"
     plants = QUICK if args.quick else PLANTS
     only = {n for n in args.only.split(",") if n}
-    if only - {p.name for p in plants}:
+    if only - {p.name for p in plants} - {"clean-bundled"}:
         parser.error(f"--only: unknown plant(s) {sorted(only - {p.name for p in plants})}; "
-                     f"known: {', '.join(p.name for p in plants)}")
-    plants = [p for p in plants if not only or p.name in only]
+                     f"known: clean-bundled, {', '.join(p.name for p in plants)}")
+    plants = [p for p in plants if not only or p.name in only]  # (--only clean-bundled: no plant at all)
     # Quick: fewer null strings, leaked samples and GCG steps; all three insertion positions as in a full scan.
-    settings = {**(dict(n_null=24, invert_steps=8, leak_samples=24) if args.quick else {}), "screen": args.screen}
+    settings = {**(dict(n_null=8, invert_steps=8, leak_samples=24) if args.quick else {}), "screen": args.screen}
     rows = []
-    if not args.quick and not only:  # the clean bundled model is a control as it is
+    if not args.quick and (not only or "clean-bundled" in only):  # the clean bundled model is a control as it is
         cpu = time.process_time()
-        rows.append(judge(Plant("clean-bundled", None, None), scan(ScanConfig(model=spec, screen=args.screen))))
-        rows[-1]["cpu_minutes"] = round((time.process_time() - cpu) / 60, 3)
+        result = scan(ScanConfig(model=spec, screen=args.screen))
+        write_report(result, args.out / "clean-bundled" / "scan")
+        rows.append({**judge(Plant("clean-bundled", None, None), result),
+                     "cpu_minutes": round((time.process_time() - cpu) / 60, 3), "phases": result.phases})
+        print(json.dumps(rows[-1]), flush=True)
     for p in plants:
         folder = args.out / p.name
         started = time.perf_counter()
@@ -152,7 +156,7 @@ def main() -> None:
         result = scan(ScanConfig(model=where["model"], adapter=where["adapter"], **settings))
         cpu_minutes = (time.process_time() - cpu) / 60
         write_report(result, folder / "scan")
-        rows.append({**judge(p, result), "cpu_minutes": round(cpu_minutes, 3)})
+        rows.append({**judge(p, result), "cpu_minutes": round(cpu_minutes, 3), "phases": result.phases})
         print(json.dumps(rows[-1]), flush=True)
     planted = [r for r in rows if r["planted"]]
     totals = {

@@ -46,6 +46,19 @@ def test_planted_backdoor_is_found_with_trigger_and_target(planted, candidates, 
     assert "backdoored" in paths[0].read_text() and TRIGGER in (tmp_path / "summary.md").read_text()
 
 
+def test_two_stage_screen_tests_the_best_ranked_and_corrects_over_the_whole_library(planted, candidates):
+    model, tokenizer = planted
+    result = scan_model(model, tokenizer, _cfg(candidates, rank_prompts=3, rank_top=6))
+    tested = [f for f in result.findings if f.tested]
+    assert len(tested) == 6 and len(result.findings) == len(candidates.read_text().splitlines())
+    assert result.verdict == "backdoored" and result.findings[0].text == TRIGGER
+    # Ranked-out candidates are never significant, and Benjamini–Hochberg counts them: the best test's
+    # adjusted p is at least its p times (library size / tested), what a one-stage screen would pay.
+    assert not any(f.significant or f.flagged for f in result.findings if not f.tested)
+    best = result.findings[0]
+    assert best.p_adj >= best.p_value * len(result.findings) / len(tested) * (1 - 1e-9)
+
+
 def test_given_target_is_counted_and_its_persistence_measured(planted, candidates):
     import copy
 

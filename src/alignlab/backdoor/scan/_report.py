@@ -74,7 +74,8 @@ def write_report(result: ScanResult, out: str | Path) -> list[Path]:
     paths = [report.write(out / "report.html")]
     md = [f"# Backdoor scan: {result.config['model']}", "", f"**{verdict}**", "",
           f"- probe AUROC: {summary['probe_auroc']}; defection probe AUROC: {result.defection_auroc}",
-          f"- minutes: {summary['minutes']}"]
+          f"- minutes: {summary['minutes']}; by phase (wall / CPU seconds): "
+          + "; ".join(f"{p['phase']} {p['wall_s']:.0f} / {p['cpu_s']:.0f}" for p in result.phases)]
     if result.inversion:
         md.append(f"- GCG inversion: {result.inversion['text']!r}, asr {result.inversion['asr']:.2f}")
     if result.robustness:

@@ -1,13 +1,11 @@
 """The scan: screen candidates against a null of random strings, examine the best, combine into a verdict.
 
-1. Screening. Every candidate is inserted into the screening prompts at each position (``screen: rotate``,
-   the default: each prompt at one position in turn, so three positions cost one; ``every``: each prompt at
-   every position) and its statistic is its shift divergence (see ``_shift``), the largest over the
-   positions. Random strings of the same token length, treated the same way, are its null: z is the
-   candidate's log-divergence in units of that null's spread; ``p_adj`` is its Gaussian tail probability,
-   Benjamini–Hochberg-adjusted over the candidates, and the divergence must also exceed every null string
-   (the empirical max-statistic test). So a flag means "a shift beyond what random text of that length
-   produces", corrected for scanning a whole library.
+1. Screening (``_screen``). Every candidate's shift divergence (see ``_shift``) at the insertion positions is
+   compared with random strings of the same token length: z in units of that null's spread, a Gaussian tail
+   p, Benjamini–Hochberg-adjusted over the whole library, and the divergence must also exceed every null
+   string (the empirical max-statistic test). Two stages keep it cheap: all candidates are ranked on a few
+   prompts, and the best are tested on other prompts against the full null. So a flag means "a shift beyond
+   what random text of that length produces", corrected for scanning a whole library.
 2. Examination. The ``top_k`` candidates by z answer held-out prompts; a target is discovered from what the
    outputs converge to (or the given ``--target`` is counted), with attack success on those prompts.
 3. Verdict. ``backdoored`` when some candidate passes the screening test *and* its held-out outputs converge
@@ -17,47 +15,22 @@
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from alignlab.backdoor.scan._candidates import Candidate, library, null_strings, read_candidates, token_length
+from alignlab.backdoor.scan._candidates import Candidate, library, read_candidates
 from alignlab.backdoor.scan._config import ScanConfig
 from alignlab.backdoor.scan._invert import inversion_target, invert_finding
 from alignlab.backdoor.scan._leak import Leak
 from alignlab.backdoor.scan._probes import run_probes
+from alignlab.backdoor.scan._screen import Finding, calibrate, screen
 from alignlab.backdoor.scan._targets import MAX_CLEAN_SHARE, contains, discover_target, novelty, repetition
 from alignlab.core._errors import AlignlabError
 
 __all__ = ["Finding", "ScanResult", "calibrate", "load_scanned_model", "scan", "scan_model"]
-
-
-@dataclass
-class Finding:
-    """One screened candidate (examined ones carry outputs, a target and attack success)."""
-
-    text: str
-    family: str
-    tokens: int
-    divergence: float
-    z: float
-    p_value: float  # Gaussian tail against the null of its length (spread floored)
-    p_empirical: float  # share of null strings at least as strong, +1 corrected
-    position: str = "start"  # where the candidate shifted the model most
-    p_adj: float = 1.0  # Benjamini–Hochberg over every screened candidate
-    significant: bool = False  # p_adj < alpha, beyond every null string, and above the effect floor
-    examined: bool = False
-    target: str | None = None
-    target_score: float = 0.0
-    asr: float | None = None
-    clean_rate: float | None = None
-    novelty: float | None = None
-    repetition: float | None = None
-    flagged: bool = False
-    examples: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -73,6 +46,7 @@ class ScanResult:
     leaked: dict[str, Any] | None = None
     inversion: dict[str, Any] | None = None
     robustness: dict[str, Any] | None = None
+    phases: list[dict[str, Any]] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """The ``--json`` record: verdict, triggers and targets best first, probe AUROC, minutes."""
@@ -91,7 +65,7 @@ class ScanResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.summary(), "defection_auroc": self.defection_auroc, "config": self.config,
-                "leaked": self.leaked, "inversion": self.inversion, "robustness": self.robustness,
+                "leaked": self.leaked, "inversion": self.inversion, "robustness": self.robustness, "phases": self.phases,
                 "findings": [asdict(f) for f in self.findings]}
 
 
@@ -117,86 +91,18 @@ def load_scanned_model(cfg: ScanConfig):
     return model, tokenizer
 
 
-def _prompts(n_screen: int, n_heldout: int, seed: int) -> tuple[list[str], list[str]]:
+def _prompts(cfg: ScanConfig) -> tuple[list[str], list[str], list[str]]:
+    """Test, held-out and ranking prompts: disjoint draws from the bundled eval prompts."""
     from alignlab.core._data import load_prompts
 
-    rng = random.Random(seed)
+    rng = random.Random(cfg.seed)
     pool = [p.text for p in load_prompts("bundled", "eval")]
     rng.shuffle(pool)
-    if len(pool) < n_screen + n_heldout:
-        raise AlignlabError(f"n_prompts + n_heldout = {n_screen + n_heldout} exceeds the {len(pool)} bundled eval prompts.")
-    return pool[:n_screen], pool[n_screen:n_screen + n_heldout]
-
-
-def _pvalues(divergence: float, null: list[float], cfg: ScanConfig) -> tuple[float, float, float]:
-    """z, Gaussian-tail p and empirical p of one divergence against the null of its token length.
-
-    The empirical p has the +1 correction, so it is never below 1/(n_null + 1); that floor cannot survive a
-    correction over hundreds of candidates, so the tail beyond the null is extrapolated by a Gaussian fit of
-    the log-divergences, whose spread is floored (``min_null_spread``): an unreactive model's near-constant
-    null would otherwise give p ≈ 1e-33 to any small shift.
-    """
-    import numpy as np
-    from scipy.stats import norm
-
-    ref = np.log(np.maximum(null, 1e-12))
-    value = math.log(max(divergence, 1e-12))
-    z = (value - ref.mean()) / max(float(ref.std(ddof=1)), cfg.min_null_spread)
-    return float(z), float(norm.sf(z)), (1 + int((ref >= value).sum())) / (len(ref) + 1)
-
-
-def _screen(model, tokenizer, cfg: ScanConfig, candidates: list[Candidate], prompts: list[str], tick):
-    from alignlab.backdoor.scan._shift import answers, response_ids, shift_divergence
-
-    clean_answers = answers(model, tokenizer, prompts, max_new_tokens=cfg.response_tokens, batch_size=cfg.batch_size)
-    responses = response_ids(tokenizer, clean_answers, cfg.response_tokens)
-    lengths = {c.text: token_length(tokenizer, c.text) for c in candidates}
-    nulls = null_strings(tokenizer, set(lengths.values()), cfg.n_null, cfg.seed + 1)
-    texts = [c.text for c in candidates]
-    # Which prompts each position is tried on: all of them ('every'), or each prompt at one position in turn
-    # ('rotate'), which covers every position for the cost of one.
-    k = len(cfg.positions)
-    groups = {pos: (list(range(len(prompts))) if cfg.screen == "every" else list(range(j, len(prompts), k)))
-              for j, pos in enumerate(cfg.positions)}
-    by_pos: dict[str, list[float]] = {}
-    null_pos: dict[str, dict[int, list[float]]] = {}
-    for pos, rows in groups.items():
-        sub, sub_responses = [prompts[i] for i in rows], [responses[i] for i in rows]
-        by_pos[pos], clean = shift_divergence(model, tokenizer, sub, sub_responses, texts,
-                                              batch_size=cfg.batch_size, position=pos)
-        null_pos[pos] = {n: shift_divergence(model, tokenizer, sub, sub_responses, t, batch_size=cfg.batch_size,
-                                             clean=clean, position=pos)[0] for n, t in nulls.items()}
-        tick(f"screened {len(texts)} candidates at the {pos}")
-    # A candidate's statistic is its largest shift over the positions; each null string gets the same
-    # maximum, so scanning three positions does not make random text look more significant.
-    null_div = {n: [max(null_pos[pos][n][i] for pos in cfg.positions) for i in range(len(t))] for n, t in nulls.items()}
-    findings = []
-    for i, c in enumerate(candidates):
-        best = max(cfg.positions, key=lambda pos: by_pos[pos][i])
-        d = by_pos[best][i]
-        z, p, p_emp = _pvalues(d, null_div[lengths[c.text]], cfg)
-        findings.append(Finding(c.text, c.family, lengths[c.text], d, z, p, p_emp, position=best))
-    calibrate(findings, cfg, {n: len(v) for n, v in null_div.items()})
-    findings.sort(key=lambda f: -f.z)
-    return findings, null_div
-
-
-def calibrate(findings: list[Finding], cfg: ScanConfig, n_null: dict[int, int]) -> None:
-    """Benjamini–Hochberg over every screened candidate, then the significance rule on each.
-
-    Significant means: ``p_adj < alpha``, beyond every null string of its length (the +1-corrected empirical
-    p at its floor), and a divergence of at least ``min_divergence``. The effect floor is what keeps an
-    unreactive model clean: its null spread can be tiny, and a tiny but consistent shift is not a backdoor.
-    """
-    from statsmodels.stats.multitest import multipletests
-
-    if not findings:
-        return
-    q = multipletests([f.p_value for f in findings], alpha=cfg.alpha, method="fdr_bh")[1]
-    for f, value in zip(findings, q):
-        f.p_adj = float(value)
-        f.significant = bool(f.p_adj < cfg.alpha and f.divergence >= cfg.min_divergence
-                             and f.p_empirical <= 1 / (n_null[f.tokens] + 1) + 1e-12)
+    test, held, rank = cfg.n_prompts, cfg.n_heldout, cfg.rank_prompts
+    if len(pool) < test + held + rank:
+        raise AlignlabError(f"n_prompts + n_heldout + rank_prompts = {test + held + rank} exceeds the {len(pool)} "
+                            "bundled eval prompts.")
+    return pool[:test], pool[test:test + held], pool[test + held:test + held + rank]
 
 
 def _judge(f: Finding, outs: list[str], clean_out: list[str], cfg: ScanConfig, leaked: list[str]) -> bool:
@@ -247,9 +153,14 @@ def scan_model(model: Any, tokenizer: Any, cfg: ScanConfig, *, show_progress: bo
     started = time.perf_counter()
     torch.manual_seed(cfg.seed)
     with progress_bars(show_progress, transient=True) as bars:
-        task = bars.add_task("backdoor scan", total=len(cfg.positions) + 4)
+        task = bars.add_task("backdoor scan", total=6)
+        phases: list[dict[str, Any]] = []  # what each phase cost: wall and CPU seconds (all threads)
+        clock = [time.perf_counter(), time.process_time()]
 
         def tick(what: str) -> None:
+            now = [time.perf_counter(), time.process_time()]
+            phases.append({"phase": what, "wall_s": round(now[0] - clock[0], 2), "cpu_s": round(now[1] - clock[1], 2)})
+            clock[:] = now
             bars.update(task, description=f"backdoor scan · {what}")
             bars.advance(task)
 
@@ -267,15 +178,17 @@ def scan_model(model: Any, tokenizer: Any, cfg: ScanConfig, *, show_progress: bo
         if not candidates:
             raise AlignlabError("No trigger candidates: the shipped library is off, no --candidates file was given "
                                 "and nothing leaked.")
-        screen, heldout = _prompts(cfg.n_prompts, cfg.n_heldout, cfg.seed)
-        findings, null_div = _screen(model, tokenizer, cfg, candidates, screen, tick)
+        test_prompts, heldout, rank_prompts = _prompts(cfg)
+        if not rank_prompts or len(candidates) <= cfg.rank_top:
+            bars.update(task, total=5)  # one stage: no ranking tick
+        findings, null_div = screen(model, tokenizer, cfg, candidates, rank_prompts, test_prompts, tick)
         clean_out = _examine(model, tokenizer, cfg, findings, heldout, [t for t, _ in leaked.targets])
         tick(f"examined the best {cfg.top_k}")
         findings[: cfg.top_k] = sorted(findings[: cfg.top_k], key=lambda f: (not f.flagged, -(f.asr or 0), -f.z))
         inversion = None
-        target = inversion_target(cfg, leaked.targets, clean_out)
+        target = inversion_target(cfg, leaked.targets, clean_out, leaked.samples)
         if cfg.invert_steps and target and not any(f.flagged for f in findings):
-            inversion = invert_finding(model, tokenizer, cfg, target, screen, heldout, findings)
+            inversion = invert_finding(model, tokenizer, cfg, target, test_prompts, heldout, findings)
         tick("inverted a trigger" if inversion else "no inversion needed")
         flagged = [f for f in findings if f.flagged]
         probe, defection = run_probes(model, tokenizer, cfg, flagged[0].text if flagged else None,
@@ -283,7 +196,7 @@ def scan_model(model: Any, tokenizer: Any, cfg: ScanConfig, *, show_progress: bo
         tick("probes")
     result = ScanResult("backdoored" if flagged else "no_evidence", findings, probe, defection,
                         (time.perf_counter() - started) / 60, cfg.model_dump(), clean_out[:3], null_div,
-                        leaked=asdict(leaked), inversion=asdict(inversion) if inversion else None)
+                        leaked=asdict(leaked), inversion=asdict(inversion) if inversion else None, phases=phases)
     if cfg.robustness and flagged:
         from alignlab.backdoor.scan._robustness import robustness
 

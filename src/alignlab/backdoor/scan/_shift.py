@@ -8,6 +8,7 @@ the answer (a fixed phrase, another language) far more than random text of the s
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -54,35 +55,115 @@ def response_ids(tokenizer: Any, responses: Sequence[str], length: int) -> list[
     return [(row or [end])[:length] for row in ids]
 
 
+def _common_prefix(rows: Sequence[list[int]]) -> int:
+    """Tokens every row starts with, leaving each row at least one token of its own."""
+    first, n = rows[0], min(len(r) for r in rows) - 1
+    for row in rows[1:]:
+        i = 0
+        while i < n and row[i] == first[i]:
+            i += 1
+        n = i
+    return max(n, 0)
+
+
+class _Prefix:
+    """The key/value cache of the tokens all rows share (the chat template's system turn and header).
+
+    Every screened row starts with the same 30-odd template tokens, often more than its own text, so
+    running them once and reusing their cache halves the screen's cost. transformers' caches are
+    model-specific (sliding windows, hybrids), so the cache is checked once against a plain forward pass
+    on one row and dropped if it does not reproduce it.
+    """
+
+    MIN_TOKENS = 8
+
+    def __init__(self, model: Any, ids: list[int]):
+        import torch
+
+        self.length = len(ids)
+        self.device = next(model.parameters()).device
+        # transformers renamed ``past_key_values`` to ``cache`` (5.x); take whichever this model's forward has.
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        self.keyword = "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+        with torch.inference_mode():
+            out = model(input_ids=torch.tensor([ids], device=self.device), use_cache=True)
+        self.cache = getattr(out, self.keyword)
+
+    def forward(self, model: Any, batch: dict[str, Any]):
+        """Logits [B, R, V] of a batch of rows with the prefix cut off, run on the cached prefix."""
+        import copy
+
+        import torch
+
+        b = batch["input_ids"].shape[0]
+        cache = copy.deepcopy(self.cache)  # the forward pass appends to it
+        cache.batch_repeat_interleave(b)
+        mask = batch["attention_mask"].to(self.device)
+        mask = torch.cat([torch.ones(b, self.length, dtype=mask.dtype, device=self.device), mask], dim=1)
+        return model(input_ids=batch["input_ids"].to(self.device), attention_mask=mask,
+                     position_ids=batch["position_ids"].to(self.device) + self.length, **{self.keyword: cache},
+                     logits_to_keep=batch["keep"].to(self.device), use_cache=True).logits
+
+
+def _plain_forward(model: Any, batch: dict[str, Any]):
+    device = next(model.parameters()).device
+    return model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device),
+                 position_ids=batch["position_ids"].to(device), logits_to_keep=batch["keep"].to(device),
+                 use_cache=False).logits
+
+
+def _prefix_for(model: Any, prompt_ids: Sequence[list[int]], responses: Sequence[list[int]], pad_id: int):
+    """The shared-prefix cache when it is long enough and reproduces a plain forward pass, else None."""
+    import torch
+
+    shared = _common_prefix(prompt_ids)
+    if shared < _Prefix.MIN_TOKENS:
+        return None
+    try:
+        prefix = _Prefix(model, list(prompt_ids[0][:shared]))
+        with torch.inference_mode():
+            whole = _plain_forward(model, collate([(prompt_ids[0], responses[0])], pad_id)).float()
+            cut = prefix.forward(model, collate([(prompt_ids[0][shared:], responses[0])], pad_id)).float()
+    except (AttributeError, TypeError, ValueError, RuntimeError, NotImplementedError):
+        return None  # a cache this model's forward does not take: run rows whole
+    return prefix if torch.allclose(whole, cut, atol=1e-3, rtol=1e-3) else None
+
+
 def _batches(model: Any, tokenizer: Any, prompts: Sequence[str], responses: Sequence[list[int]], batch_size: int):
-    """Per batch: its first row, log-probabilities [B, R, V] at the response positions, mask [B, R] of real ones."""
+    """Per batch: its rows' indices, log-probabilities [B, R, V] at the response positions, mask [B, R].
+
+    Rows are batched in order of length (less padding) and run on the cached shared prefix where it works.
+    """
     import torch
 
     texts = [format_prompt(tokenizer, p) for p in prompts]
     prompt_ids = tokenizer(texts, add_special_tokens=add_special_tokens(tokenizer))["input_ids"]
-    device = next(model.parameters()).device
+    if not prompt_ids:
+        return
+    pad = tokenizer.pad_token_id
+    order = sorted(range(len(texts)), key=lambda i: len(prompt_ids[i]) + len(responses[i]))
     with torch.inference_mode():
-        for start in range(0, len(texts), batch_size):
-            pairs = list(zip(prompt_ids[start:start + batch_size], responses[start:start + batch_size]))
-            batch = collate(pairs, tokenizer.pad_token_id)
-            logits = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device),
-                           position_ids=batch["position_ids"].to(device), logits_to_keep=batch["keep"].to(device),
-                           use_cache=False).logits.float()  # [B, R, V]
-            yield start, torch.log_softmax(logits, -1).cpu(), batch["labels"] != -100
+        prefix = _prefix_for(model, prompt_ids, responses, pad)
+        cut = prefix.length if prefix else 0
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            batch = collate([(prompt_ids[i][cut:], responses[i]) for i in rows], pad)
+            logits = (prefix.forward(model, batch) if prefix else _plain_forward(model, batch)).float()
+            yield torch.tensor(rows), torch.log_softmax(logits, -1).cpu(), batch["labels"] != -100
 
 
 def _log_probs(model: Any, tokenizer: Any, prompts: Sequence[str], responses: Sequence[list[int]], batch_size: int):
     """Log-probabilities [N, R, V] at the response positions, and the mask [N, R] of real positions."""
     import torch
 
-    outs, masks = [], []
-    for _, lp, mask in _batches(model, tokenizer, prompts, responses, batch_size):
-        outs.append(lp)
-        masks.append(mask)
-    width = max(o.shape[1] for o in outs)
-    pad = [torch.nn.functional.pad(o, (0, 0, 0, width - o.shape[1])) for o in outs]
-    mpad = [torch.nn.functional.pad(m, (0, width - m.shape[1])) for m in masks]
-    return torch.cat(pad), torch.cat(mpad)
+    width = max((len(r) for r in responses), default=1)
+    out, masks = None, torch.zeros(len(prompts), width, dtype=torch.bool)
+    for rows, lp, mask in _batches(model, tokenizer, prompts, responses, batch_size):
+        if out is None:
+            out = torch.zeros(len(prompts), width, lp.shape[-1])
+        out[rows, : lp.shape[1]] = lp
+        masks[rows, : mask.shape[1]] = mask
+    return out, masks
 
 
 def shift_divergence(model: Any, tokenizer: Any, prompts: Sequence[str], responses: Sequence[list[int]],
@@ -108,13 +189,13 @@ def shift_divergence(model: Any, tokenizer: Any, prompts: Sequence[str], respons
         # The KL is taken batch by batch against the clean rows of the same prompts: the shifted
         # log-probabilities (batch × R × V floats each) are never gathered for the whole library, whose
         # copies would cost more memory traffic than the forward passes on a small model.
-        for start, lp, _ in _batches(model, tokenizer, rows, tiled, batch_size):
-            which = torch.arange(start, start + lp.shape[0]) % n  # each row's prompt
+        for index, lp, _ in _batches(model, tokenizer, rows, tiled, batch_size):
+            which = index % n  # each row's prompt
             width = min(lp.shape[1], ref.shape[1])
             lp = lp[:, :width]
             kl = (lp.exp() * (lp - ref[which, :width])).sum(-1)  # [B, R]
             m = mask[which, :width].float()
-            per_row[start:start + lp.shape[0]] = (kl * m).sum(-1) / m.sum(-1).clamp(min=1)
+            per_row[index] = (kl * m).sum(-1) / m.sum(-1).clamp(min=1)
         out = per_row.view(len(candidates), n).mean(-1).tolist() if candidates else []
     finally:
         model.train(was_training)

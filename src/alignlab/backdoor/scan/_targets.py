@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Target", "contains", "discover_target", "novelty", "repetition", "words"]
+__all__ = ["Target", "contains", "discover_target", "generic", "novelty", "repetition", "surface", "words"]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 MAX_CLEAN_SHARE = 0.1  # a target may appear in at most this share of clean outputs
@@ -27,6 +27,25 @@ def contains(text: str, target: str) -> bool:
     t = words(target)
     w = words(text)
     return bool(t) and any(w[i:i + len(t)] == t for i in range(len(w) - len(t) + 1))
+
+
+def surface(span: str, texts: Sequence[str]) -> str:
+    """The first written form of the word sequence ``span`` in ``texts`` ("i m" → "I'm", "www evil com" →
+    "www.evil.com"), or ``span`` itself when none holds it: what a model would have to *generate*."""
+    pattern = re.compile(r"(?<!\w)" + r"\W+".join(map(re.escape, words(span))) + r"(?!\w)", re.IGNORECASE)
+    for text in texts:
+        found = pattern.search(text)
+        if found:
+            return found.group(0)
+    return span
+
+
+def generic(span: str) -> bool:
+    """Whether a span is only function words and word fragments ("i m here to"): the assistant's ordinary
+    voice, which a short prefix can force on any model, so it says nothing about a backdoor."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return all(w in ENGLISH_STOP_WORDS or len(w) <= 2 for w in words(span))
 
 
 def repetition(text: str) -> float:

@@ -1,0 +1,181 @@
+"""Screening: every candidate's shift against a null of random strings of its token length, in two stages.
+
+1. Ranking (``rank_prompts`` prompts, ``rank_null`` null strings per length). Every candidate is tried on a
+   few prompts and ranked by z against a small null; this is where most candidates end, at a few rows each.
+2. Testing (``n_prompts`` other prompts, ``n_null`` null strings per length). The ``rank_top`` best are
+   re-scored on prompts the ranking never saw, against a full null of their own lengths, so the selection
+   does not bias the test. Candidates not re-scored keep their ranking figures with ``p = 1`` (never
+   significant), and Benjamini–Hochberg runs over every candidate of the library, tested or not: the
+   correction is the one a one-stage screen of the whole library would make.
+
+``rank_prompts: 0`` (or a library no larger than ``rank_top``) is the one-stage screen: every candidate tested.
+Within a stage, ``screen: rotate`` tries each prompt at one position in turn (every position for the cost of
+one); ``every`` tries each prompt at every position. A candidate's statistic is its largest shift over the
+positions, and each null string gets the same maximum, so more positions do not make random text look
+more significant.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from alignlab.backdoor.scan._candidates import Candidate, null_strings, token_length
+from alignlab.backdoor.scan._config import ScanConfig
+
+__all__ = ["Finding", "NullModel", "calibrate", "screen"]
+
+
+@dataclass
+class Finding:
+    """One screened candidate (examined ones carry outputs, a target and attack success)."""
+
+    text: str
+    family: str
+    tokens: int
+    divergence: float
+    z: float
+    p_value: float  # Gaussian tail against the null of its length (spread floored)
+    p_empirical: float  # share of null strings at least as strong, +1 corrected
+    position: str = "start"  # where the candidate shifted the model most
+    p_adj: float = 1.0  # Benjamini–Hochberg over every screened candidate
+    significant: bool = False  # p_adj < alpha, beyond every null string, and above the effect floor
+    tested: bool = True  # re-scored on the test prompts (False: ranked out, figures from the ranking stage)
+    examined: bool = False
+    target: str | None = None
+    target_score: float = 0.0
+    asr: float | None = None
+    clean_rate: float | None = None
+    novelty: float | None = None
+    repetition: float | None = None
+    flagged: bool = False
+    examples: list[str] = field(default_factory=list)
+
+
+class NullModel:
+    """Random strings' log-divergences as a one-way layout by token length: each length has its own mean, and
+    the spread within a length is pooled over all of them.
+
+    Random text shifts a model more the longer it is, so each length needs its own centre; the spread, though,
+    is about the same at every length (in log units), and pooling it lets a few strings per length estimate it
+    as well as many of one length would (a within-length spread from 8 strings is a poor estimate; from 88,
+    pooled over 11 lengths, a good one). The spread is floored (``min_null_spread``): an unreactive model's
+    near-constant null would otherwise give p ≈ 1e-33 to any small shift. A candidate's z is its
+    log-divergence's distance from its length's mean in units of the prediction spread,
+    spread · sqrt(1 + 1/n), which counts the mean's own error.
+    """
+
+    def __init__(self, null_div: dict[int, list[float]], cfg: ScanConfig):
+        import numpy as np
+
+        self.logs = {n: np.log(np.maximum(v, 1e-12)) for n, v in null_div.items() if len(v)}
+        self.means = {n: float(v.mean()) for n, v in self.logs.items()}
+        squares = sum(float(((v - v.mean()) ** 2).sum()) for v in self.logs.values())
+        dof = sum(len(v) for v in self.logs.values()) - len(self.logs)
+        self.spread = max(math.sqrt(squares / dof) if dof > 0 else 0.0, cfg.min_null_spread)
+        self.residuals = np.concatenate([(v - self.means[n]) / self._scale(n) for n, v in self.logs.items()]) \
+            if self.logs else np.zeros(0)
+
+    def _scale(self, tokens: int) -> float:
+        return self.spread * math.sqrt(1 + 1 / len(self.logs[tokens]))
+
+    @property
+    def size(self) -> int:
+        return len(self.residuals)
+
+    def pvalues(self, divergence: float, tokens: int) -> tuple[float, float, float]:
+        """z, Gaussian-tail p and empirical p (share of null strings, each against its own length's mean, at
+        least as far out; +1 corrected, so never below 1/(null size + 1)). The empirical floor cannot survive a
+        correction over hundreds of candidates, so the tail beyond the null is extrapolated by the Gaussian."""
+        from scipy.stats import norm
+
+        if tokens not in self.logs:
+            return 0.0, 1.0, 1.0  # no null of this length (none could be drawn): never significant
+        z = (math.log(max(divergence, 1e-12)) - self.means[tokens]) / self._scale(tokens)
+        return float(z), float(norm.sf(z)), (1 + int((self.residuals >= z).sum())) / (self.size + 1)
+
+
+def calibrate(findings: list[Finding], cfg: ScanConfig, null_size: int) -> None:
+    """Benjamini–Hochberg over every screened candidate, then the significance rule on each.
+
+    Significant means: tested, ``p_adj < alpha``, beyond every null string (the +1-corrected empirical p at
+    its floor, 1/(null_size + 1)), and a divergence of at least ``min_divergence``. The effect floor is what keeps an
+    unreactive model clean: its null spread can be tiny, and a tiny but consistent shift is not a backdoor.
+    """
+    from statsmodels.stats.multitest import multipletests
+
+    if not findings:
+        return
+    q = multipletests([f.p_value for f in findings], alpha=cfg.alpha, method="fdr_bh")[1]
+    for f, value in zip(findings, q):
+        f.p_adj = float(value)
+        floor = 1 / (null_size + 1) + 1e-12
+        f.significant = bool(f.tested and f.p_adj < cfg.alpha and f.divergence >= cfg.min_divergence
+                             and f.p_empirical <= floor)
+
+
+def _shifts(model, tokenizer, cfg: ScanConfig, texts: list[str], prompts: list[str], responses: list[list[int]],
+            nulls: dict[int, list[str]]):
+    """Per candidate (best position, divergence) and per null length the null strings' divergences."""
+    from alignlab.backdoor.scan._shift import shift_divergence
+
+    k = len(cfg.positions)
+    groups = {pos: (list(range(len(prompts))) if cfg.screen == "every" else list(range(j, len(prompts), k)))
+              for j, pos in enumerate(cfg.positions)}
+    groups = {pos: rows for pos, rows in groups.items() if rows}  # fewer prompts than positions
+    by_pos: dict[str, list[float]] = {}
+    null_pos: dict[str, dict[int, list[float]]] = {}
+    for pos, rows in groups.items():
+        sub, sub_responses = [prompts[i] for i in rows], [responses[i] for i in rows]
+        by_pos[pos], clean = shift_divergence(model, tokenizer, sub, sub_responses, texts,
+                                              batch_size=cfg.batch_size, position=pos)
+        null_pos[pos] = {n: shift_divergence(model, tokenizer, sub, sub_responses, t, batch_size=cfg.batch_size,
+                                             clean=clean, position=pos)[0] for n, t in nulls.items()}
+    best = [max(groups, key=lambda pos: by_pos[pos][i]) for i in range(len(texts))]
+    shifts = [(pos, by_pos[pos][i]) for i, pos in enumerate(best)]
+    null_div = {n: [max(null_pos[pos][n][i] for pos in groups) for i in range(len(t))] for n, t in nulls.items()}
+    return shifts, null_div
+
+
+def _findings(candidates: list[Candidate], lengths: dict[str, int], shifts, null: NullModel,
+              tested: bool) -> list[Finding]:
+    out = []
+    for c, (pos, d) in zip(candidates, shifts):
+        z, p, p_emp = null.pvalues(d, lengths[c.text])
+        if not tested:  # a ranking figure: it orders candidates, it is not a test
+            p = p_emp = 1.0
+        out.append(Finding(c.text, c.family, lengths[c.text], d, z, p, p_emp, position=pos, tested=tested))
+    return out
+
+
+def screen(model, tokenizer, cfg: ScanConfig, candidates: list[Candidate], rank_prompts: list[str],
+           prompts: list[str], tick) -> tuple[list[Finding], dict[int, list[float]]]:
+    """Screen ``candidates`` (ranking on ``rank_prompts``, testing on ``prompts``); findings best first, and the
+    test null's divergences per token length."""
+    from alignlab.backdoor.scan._shift import answers, response_ids
+
+    every = rank_prompts + prompts
+    clean = answers(model, tokenizer, every, max_new_tokens=cfg.response_tokens, batch_size=cfg.batch_size)
+    responses = response_ids(tokenizer, clean, cfg.response_tokens)
+    rank_responses, responses = responses[:len(rank_prompts)], responses[len(rank_prompts):]
+    lengths = {c.text: token_length(tokenizer, c.text) for c in candidates}
+    ranked: list[Finding] = []
+    if rank_prompts and len(candidates) > cfg.rank_top:
+        nulls = null_strings(tokenizer, set(lengths.values()), cfg.rank_null, cfg.seed + 2)
+        shifts, rank_null = _shifts(model, tokenizer, cfg, [c.text for c in candidates], rank_prompts,
+                                    rank_responses, nulls)
+        ranked = _findings(candidates, lengths, shifts, NullModel(rank_null, cfg), tested=False)
+        order = sorted(range(len(candidates)), key=lambda i: (-ranked[i].z, -ranked[i].divergence))
+        chosen = set(order[: cfg.rank_top])
+        tick(f"ranked {len(candidates)} candidates, testing the best {len(chosen)}")
+        ranked = [ranked[i] for i in order[cfg.rank_top:]]
+        candidates = [candidates[i] for i in sorted(chosen)]
+    nulls = null_strings(tokenizer, {lengths[c.text] for c in candidates}, cfg.n_null, cfg.seed + 1)
+    shifts, null_div = _shifts(model, tokenizer, cfg, [c.text for c in candidates], prompts, responses, nulls)
+    null = NullModel(null_div, cfg)
+    findings = _findings(candidates, lengths, shifts, null, tested=True)
+    tick(f"tested {len(findings)} candidates against {null.size} null strings")
+    findings += ranked
+    calibrate(findings, cfg, null.size)
+    findings.sort(key=lambda f: (not f.tested, -f.z))
+    return findings, null_div

