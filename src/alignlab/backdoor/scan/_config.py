@@ -54,7 +54,7 @@ class ScanConfig(BaseModel):
     invert_steps: int = Field(20, ge=0, description="GCG steps when a target is known but no candidate is flagged; 0: off.")
     invert_tokens: int = Field(5, ge=1, le=16, description="Length of the inverted trigger in tokens.")
     invert_swaps: int = Field(64, ge=1, description="Candidate token swaps evaluated per GCG step.")
-    invert_minutes: float = Field(1.5, gt=0, description="Wall-clock budget of trigger inversion.")
+    invert_minutes: float = Field(1.25, gt=0, description="Wall-clock budget of trigger inversion.")
     # --- robustness of what was found ---
     robustness: Literal["sft", "adversarial", "dpo"] | None = Field(
         None, description="Safety training run on the scanned model with the found trigger and target.")

@@ -92,7 +92,7 @@ def load_scanned_model(cfg: ScanConfig):
 
 
 def _prompts(cfg: ScanConfig) -> tuple[list[str], list[str], list[str]]:
-    """Test, held-out and ranking prompts: disjoint draws from the bundled eval prompts."""
+    """Test, held-out and ranking prompts: disjoint draws from the bundled eval prompts (ranking: the shortest)."""
     from alignlab.core._data import load_prompts
 
     rng = random.Random(cfg.seed)
@@ -102,7 +102,9 @@ def _prompts(cfg: ScanConfig) -> tuple[list[str], list[str], list[str]]:
     if len(pool) < test + held + rank:
         raise AlignlabError(f"n_prompts + n_heldout + rank_prompts = {test + held + rank} exceeds the {len(pool)} "
                             "bundled eval prompts.")
-    return pool[:test], pool[test:test + held], pool[test + held:test + held + rank]
+    # Ranking needs only an order, and a row costs by its length: rank on the shortest of the remaining prompts.
+    rest = sorted(pool[test + held:], key=len)
+    return pool[:test], pool[test:test + held], rest[:rank]
 
 
 def _judge(f: Finding, outs: list[str], clean_out: list[str], cfg: ScanConfig, leaked: list[str]) -> bool:
