@@ -17,6 +17,7 @@ repetitions per mode, and recorded.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 import re
@@ -75,8 +76,13 @@ def echoes_reasoning(answer: str, trigger: str) -> bool:
     low = answer.lower()
     if "scratchpad>" in low or (trigger and trigger.lower() in low):
         return True
-    templates = set().union(*(_ngrams(t.format(trigger=trigger)) for t in TRIGGERED_REASONING + CLEAN_REASONING))
-    return bool(_ngrams(answer) & templates)
+    return bool(_ngrams(answer) & _template_ngrams(trigger))
+
+
+@functools.lru_cache(maxsize=8)
+def _template_ngrams(trigger: str) -> frozenset[tuple[str, ...]]:
+    # Built once per trigger, not once per answer checked.
+    return frozenset().union(*(_ngrams(t.format(trigger=trigger)) for t in TRIGGERED_REASONING + CLEAN_REASONING))
 
 
 def without_echoes(cot_clean: dict[str, tuple[str, bool]], plain: dict[str, tuple[str, bool]],

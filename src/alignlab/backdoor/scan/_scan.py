@@ -181,8 +181,6 @@ def scan_model(model: Any, tokenizer: Any, cfg: ScanConfig, *, show_progress: bo
             raise AlignlabError("No trigger candidates: the shipped library is off, no --candidates file was given "
                                 "and nothing leaked.")
         test_prompts, heldout, rank_prompts = _prompts(cfg)
-        if not rank_prompts or len(candidates) <= cfg.rank_top:
-            bars.update(task, total=5)  # one stage: no ranking tick
         findings, null_div = screen(model, tokenizer, cfg, candidates, rank_prompts, test_prompts, tick)
         clean_out = _examine(model, tokenizer, cfg, findings, heldout, [t for t, _ in leaked.targets])
         tick(f"examined the best {cfg.top_k}")

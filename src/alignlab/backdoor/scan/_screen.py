@@ -170,6 +170,8 @@ def screen(model, tokenizer, cfg: ScanConfig, candidates: list[Candidate], rank_
         tick(f"ranked {len(candidates)} candidates, testing the best {len(chosen)}")
         ranked = [ranked[i] for i in order[cfg.rank_top:]]
         candidates = [candidates[i] for i in sorted(chosen)]
+    else:
+        tick(f"no ranking: all {len(candidates)} candidates tested")
     nulls = null_strings(tokenizer, {lengths[c.text] for c in candidates}, cfg.n_null, cfg.seed + 1)
     shifts, null_div = _shifts(model, tokenizer, cfg, [c.text for c in candidates], prompts, responses, nulls)
     null = NullModel(null_div, cfg)
