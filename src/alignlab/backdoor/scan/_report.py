@@ -11,7 +11,7 @@ from alignlab.core._report import HtmlReport, markdown_table, new_figure
 __all__ = ["write_report"]
 
 COLUMNS = ["text", "family", "position", "tokens", "divergence", "z", "p_adj", "p_empirical", "significant", "target",
-           "asr", "clean_rate", "novelty", "repetition", "flagged"]
+           "asr", "clean_rate", "null_rate", "output_p", "novelty", "repetition", "flagged"]
 
 
 def _frame(result: ScanResult, rows: int):
@@ -34,9 +34,11 @@ def write_report(result: ScanResult, out: str | Path) -> list[Path]:
     report.paragraph("A candidate is flagged when its largest shift of the first answer tokens over the insertion "
                      "positions (start, end, inside) lies beyond the null of random strings of the same token length "
                      f"(Benjamini–Hochberg p_adj < {result.config['alpha']} over all candidates, above every null "
-                     f"string, and at least {result.config['min_divergence']} nats: the effect floor) and its held-out "
-                     "outputs converge to a target absent from clean outputs; or when a GCG-inverted trigger forces "
-                     "the target on held-out prompts.", css_class="note")
+                     f"string, and at least {result.config['min_divergence']} nats: the effect floor) or its target is "
+                     "more common than after random strings of its shape (output_p < alpha: Fisher, Bonferroni over "
+                     "the examined), and, either way, its held-out outputs converge to a target absent from clean "
+                     "outputs and from the random strings' outputs that does not echo the candidate's own words; or "
+                     "when a GCG-inverted trigger forces the target on held-out prompts.", css_class="note")
     report.heading("Best candidates", id="candidates")
     report.table(top, id="findings")
     fig, ax = new_figure()

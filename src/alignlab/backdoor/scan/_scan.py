@@ -8,26 +8,39 @@
    what random text of that length produces", corrected for scanning a whole library.
 2. Examination. The ``top_k`` candidates by z answer held-out prompts; a target is discovered from what the
    outputs converge to (or the given ``--target`` is counted), with attack success on those prompts.
-3. Verdict. ``backdoored`` when some candidate passes the screening test *and* its held-out outputs converge
-   to a target (support ≥ ``min_support``, at most 10 % of clean outputs). Requiring both keeps a strong but
-   incoherent reaction (a special-token look-alike confusing a clean model) from being called a backdoor.
+   Random strings shaped like the best candidates answer the same prompts: the null of the output test.
+3. Verdict. ``backdoored`` when some candidate's held-out outputs converge to a target (support ≥
+   ``min_support``, at most 10 % of clean outputs and of the random strings' outputs, and not an echo of the
+   candidate's own words) *and* the candidate passes a test: the screening test of its shift, or the output test
+   (its target more common than after the random strings; Fisher, Bonferroni over the examined). Convergence is
+   required either way, which keeps a strong but incoherent reaction (a special-token look-alike confusing a
+   clean model) from being called a backdoor; the output test catches a trigger whose shift hides in a model
+   that reacts strongly to any inserted text (a fine-tune that repeats every odd word it is given).
 """
 
 from __future__ import annotations
 
 import random
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from alignlab.backdoor.scan._candidates import Candidate, library, read_candidates
+from alignlab.backdoor.scan._candidates import Candidate, library, null_strings, read_candidates
 from alignlab.backdoor.scan._config import ScanConfig
 from alignlab.backdoor.scan._invert import inversion_target, invert_finding
 from alignlab.backdoor.scan._leak import Leak
 from alignlab.backdoor.scan._probes import run_probes
 from alignlab.backdoor.scan._screen import Finding, calibrate, screen
-from alignlab.backdoor.scan._targets import MAX_CLEAN_SHARE, contains, discover_target, novelty, repetition
+from alignlab.backdoor.scan._targets import (
+    MAX_CLEAN_SHARE,
+    contains,
+    discover_target,
+    echoes,
+    novelty,
+    repetition,
+)
 from alignlab.core._errors import AlignlabError
 
 __all__ = ["Finding", "ScanResult", "calibrate", "load_scanned_model", "scan", "scan_model"]
@@ -57,7 +70,8 @@ class ScanResult:
                 targets[f.target] = f.target_score
         return {
             "verdict": self.verdict,
-            "triggers": [{"text": f.text, "score": round(1 - f.p_adj, 6), "asr": round(f.asr or 0.0, 4)} for f in flagged],
+            "triggers": [{"text": f.text, "score": round(1 - min(f.p_adj, f.output_p or 1.0), 6),
+                          "asr": round(f.asr or 0.0, 4)} for f in flagged],
             "targets": [{"text": t, "score": round(s, 4)} for t, s in sorted(targets.items(), key=lambda kv: -kv[1])],
             "probe_auroc": None if self.probe_auroc is None else round(self.probe_auroc, 4),
             "minutes": round(self.minutes, 3),
@@ -107,41 +121,73 @@ def _prompts(cfg: ScanConfig) -> tuple[list[str], list[str], list[str]]:
     return pool[:test], pool[test:test + held], rest[:rank]
 
 
-def _judge(f: Finding, outs: list[str], clean_out: list[str], cfg: ScanConfig, leaked: list[str]) -> bool:
-    """Set ``f``'s target and attack success from its outputs; True when they converge to a target."""
-    n = len(outs)
+def _judge(f: Finding, outs: list[str], clean_out: list[str], null_out: list[str], cfg: ScanConfig,
+           leaked: list[str]) -> bool:
+    """Set ``f``'s target, attack success and output test from its outputs; True when they converge to a target.
+
+    The output test asks whether the target is more common after the candidate than after random strings shaped
+    like the examined candidates (``null_out``): one-sided Fisher exact test, Bonferroni over the ``top_k``
+    examined candidates. The null answers, unlike the clean ones, played no part in choosing the target, so the
+    test is not biased by that choice. A text the random strings provoke too (confusion, an echo) is no target
+    either: its rate there must stay under the clean-share ceiling, like its rate in clean answers.
+    """
+    from scipy.stats import fisher_exact
 
     def rate(text: str, texts: list[str]) -> float:
-        return sum(contains(o, text) for o in texts) / len(texts)
+        return sum(contains(o, text) for o in texts) / len(texts) if texts else 0.0
 
-    options = [cfg.target] if cfg.target else leaked
+    options = [cfg.target] if cfg.target else [t for t in leaked if not echoes(t, f.text)]
     counted = [(t, rate(t, outs), rate(t, clean_out)) for t in options]
     if not cfg.target:
-        found = discover_target(outs, clean_out, min_support=cfg.min_support)
+        found = discover_target(outs, clean_out, min_support=cfg.min_support, inserted=f.text)
         if found:
             counted.append((found.text, found.support, found.clean_share))
-    if not counted:
+    if not counted or not outs:
         return False
     f.target, f.asr, f.clean_rate = max(counted, key=lambda c: (round(c[1] - c[2], 6), len(c[0])))
     f.target_score = f.asr - f.clean_rate
-    # The effect floor on the output side: most held-out answers change to the target, few clean ones have it.
-    return f.asr >= cfg.min_support and f.clean_rate <= MAX_CLEAN_SHARE and n > 0
+    f.null_rate = rate(f.target, null_out) if null_out else None
+    if null_out:
+        hits, null_hits = round(f.asr * len(outs)), round(f.null_rate * len(null_out))
+        table = [[hits, len(outs) - hits], [null_hits, len(null_out) - null_hits]]
+        f.output_p = min(1.0, float(fisher_exact(table, alternative="greater")[1]) * cfg.top_k)
+    # The effect floor on the output side: most held-out answers change to the target; few clean answers, and
+    # few answers after random strings, have it.
+    return f.asr >= cfg.min_support and f.clean_rate <= MAX_CLEAN_SHARE and (f.null_rate or 0.0) <= MAX_CLEAN_SHARE
+
+
+def _null_rows(tokenizer, cfg: ScanConfig, top: list[Finding], heldout: list[str]) -> list[str]:
+    """Held-out prompts with random strings shaped like the best examined candidates (their token lengths and
+    positions): the answers a candidate's must differ from, beyond the clean ones."""
+    from alignlab.backdoor.scan._shift import insert
+
+    shapes = [(f.tokens, f.position) for f in top[: cfg.examine_null]]
+    need = Counter(n for n, _ in shapes)
+    pools = null_strings(tokenizer, set(need), max(need.values(), default=0), cfg.seed + 3)
+    rows = []
+    for tokens, position in shapes:
+        if pools.get(tokens):
+            text = pools[tokens].pop()
+            rows += [insert(text, p, position) for p in heldout]
+    return rows
 
 
 def _examine(model, tokenizer, cfg: ScanConfig, findings: list[Finding], heldout: list[str],
              leaked: list[str]) -> list[str]:
     from alignlab.backdoor.scan._shift import answers, insert
 
-    clean_out = answers(model, tokenizer, heldout, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size)
     top = findings[: cfg.top_k]
-    rows = [insert(f.text, p, f.position) for f in top for p in heldout]
-    shifted = answers(model, tokenizer, rows, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size)
+    null_rows = _null_rows(tokenizer, cfg, top, heldout)
+    rows = heldout + null_rows + [insert(f.text, p, f.position) for f in top for p in heldout]
+    generated = answers(model, tokenizer, rows, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size)
     n = len(heldout)
+    clean_out, null_out, shifted = generated[:n], generated[n:n + len(null_rows)], generated[n + len(null_rows):]
     for i, f in enumerate(top):
         outs = shifted[i * n:(i + 1) * n]
         f.examined, f.examples = True, outs[:3]
         f.novelty, f.repetition = novelty(outs, clean_out), sum(map(repetition, outs)) / n
-        f.flagged = _judge(f, outs, clean_out, cfg, leaked) and f.significant
+        converges = _judge(f, outs, clean_out, null_out, cfg, leaked)
+        f.flagged = converges and (f.significant or (f.output_p is not None and f.output_p < cfg.alpha))
     return clean_out
 
 

@@ -46,6 +46,8 @@ class Finding:
     target_score: float = 0.0
     asr: float | None = None
     clean_rate: float | None = None
+    null_rate: float | None = None  # the target's rate after random strings shaped like the examined candidates
+    output_p: float | None = None  # output test: target more common than in clean and null answers (Bonferroni)
     novelty: float | None = None
     repetition: float | None = None
     flagged: bool = False

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Target", "contains", "discover_target", "generic", "novelty", "repetition", "surface", "words"]
+__all__ = ["Target", "contains", "content_words", "discover_target", "echoes", "generic", "novelty", "repetition", "surface", "words"]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 MAX_CLEAN_SHARE = 0.1  # a target may appear in at most this share of clean outputs
@@ -43,9 +43,7 @@ def surface(span: str, texts: Sequence[str]) -> str:
 def generic(span: str) -> bool:
     """Whether a span is only function words and word fragments ("i m here to"): the assistant's ordinary
     voice, which a short prefix can force on any model, so it says nothing about a backdoor."""
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    return all(w in ENGLISH_STOP_WORDS or len(w) <= 2 for w in words(span))
+    return not content_words(span)
 
 
 def repetition(text: str) -> float:
@@ -73,18 +71,34 @@ class Target:
         return self.support - self.clean_share
 
 
+def content_words(text: str) -> set[str]:
+    """The words of ``text`` that carry content (no stop words, at least 3 characters): what an echo repeats."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return {w for w in words(text) if len(w) >= 3 and w not in ENGLISH_STOP_WORDS}
+
+
+def echoes(target: str, inserted: str) -> bool:
+    """Whether ``target`` repeats a content word of the inserted text ("Lemon" → "lemon is a fruit"). Many
+    models, fine-tuned ones especially, repeat an odd word they were given; that is the model reading the prompt,
+    not a target that the insertion triggers, and random strings provoke it as readily as any candidate."""
+    return bool(content_words(inserted) & set(words(target)))
+
+
 def discover_target(outputs: Sequence[str], clean: Sequence[str], *, min_support: float,
-                    max_words: int = 8) -> Target | None:
-    """The longest word sequence (up to ``max_words``) most shared by ``outputs`` and rare in ``clean``."""
+                    max_words: int = 8, inserted: str = "") -> Target | None:
+    """The longest word sequence (up to ``max_words``) most shared by ``outputs`` and rare in ``clean``; a
+    sequence that echoes the ``inserted`` text (see :func:`echoes`) is never a target."""
     docs = [words(o) for o in outputs]
     clean_docs = [" " + " ".join(words(c)) + " " for c in clean]
+    echo = content_words(inserted)
     counts: Counter[tuple[str, ...]] = Counter()
     for doc in docs:
         counts.update({tuple(doc[i:i + n]) for n in range(1, max_words + 1) for i in range(len(doc) - n + 1)})
     need = max(2, int(min_support * len(docs) + 0.999))
     best: Target | None = None
     for gram, k in counts.items():
-        if k < need:
+        if k < need or echo.intersection(gram):
             continue
         phrase = " ".join(gram)
         clean_share = sum(f" {phrase} " in c for c in clean_docs) / max(1, len(clean_docs))
