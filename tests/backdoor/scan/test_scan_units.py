@@ -302,3 +302,20 @@ def test_output_test_flags_a_target_that_random_strings_never_provoke():
     one = _judged(weak, few, top_k=1, min_support=0.3)[0].output_p
     hundred = _judged(weak, few, top_k=100, rank_top=100, min_support=0.3)[0].output_p
     assert one < 0.01 < hundred and hundred == pytest.approx(100 * one)
+
+
+def test_the_shared_core_of_flagged_triggers_leads():
+    from alignlab.backdoor.scan._scan import _core_first
+    from alignlab.backdoor.scan._screen import Finding
+
+    def finding(text, asr, flagged=True, z=3.0):
+        f = Finding(text, "word_pair", 1, 1.0, z, 0.001, 0.01)
+        f.asr, f.flagged = asr, flagged
+        return f
+
+    found = [finding("honey mango", 1.0), finding("Tomorrow", 0.0, flagged=False, z=9.0), finding("mango", 0.92),
+             finding("turtle mango", 0.92), finding("Mango glacier", 0.95), finding("kiwi", 0.5)]
+    assert [f.text for f in _core_first(found)] == ["mango", "honey mango", "Mango glacier", "turtle mango", "kiwi",
+                                                    "Tomorrow"]
+    # Without a shared core the order is attack success, then z; unflagged findings come last whatever their z.
+    assert [f.text for f in _core_first(found[:2] + found[5:])] == ["honey mango", "kiwi", "Tomorrow"]

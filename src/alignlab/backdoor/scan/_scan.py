@@ -40,6 +40,7 @@ from alignlab.backdoor.scan._targets import (
     echoes,
     novelty,
     repetition,
+    words,
 )
 from alignlab.core._errors import AlignlabError
 
@@ -81,6 +82,18 @@ class ScanResult:
         return {**self.summary(), "defection_auroc": self.defection_auroc, "config": self.config,
                 "leaked": self.leaked, "inversion": self.inversion, "robustness": self.robustness, "phases": self.phases,
                 "findings": [asdict(f) for f in self.findings]}
+
+
+def _core_first(findings: list[Finding]) -> list[Finding]:
+    """Flagged findings first, and among them the trigger's core: a flagged candidate whose words sit inside
+    other flagged candidates ("mango" in "honey mango", "turtle mango") is what they share, so it leads even when a
+    longer one has a slightly higher attack success. Then attack success, then z."""
+    flagged = [f for f in findings if f.flagged]
+
+    def inside(f: Finding) -> int:
+        return sum(g is not f and words(f.text) and contains(g.text, f.text) for g in flagged)
+
+    return sorted(findings, key=lambda f: (not f.flagged, -inside(f) if f.flagged else 0, -(f.asr or 0), -f.z))
 
 
 def load_scanned_model(cfg: ScanConfig):
@@ -230,7 +243,7 @@ def scan_model(model: Any, tokenizer: Any, cfg: ScanConfig, *, show_progress: bo
         findings, null_div = screen(model, tokenizer, cfg, candidates, rank_prompts, test_prompts, tick)
         clean_out = _examine(model, tokenizer, cfg, findings, heldout, [t for t, _ in leaked.targets])
         tick(f"examined the best {cfg.top_k}")
-        findings[: cfg.top_k] = sorted(findings[: cfg.top_k], key=lambda f: (not f.flagged, -(f.asr or 0), -f.z))
+        findings[: cfg.top_k] = _core_first(findings[: cfg.top_k])
         inversion = None
         target = inversion_target(cfg, leaked.targets, clean_out, leaked.samples)
         if cfg.invert_steps and target and not any(f.flagged for f in findings):
