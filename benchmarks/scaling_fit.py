@@ -121,7 +121,7 @@ def main() -> None:
           + ", ".join(f"{k} {se[k]:.4g}" for k in se.index) + f"; failures {law.bootstrap_failures_}")
     start = time.perf_counter()
     epoch = epoch_bootstrap(data, args.epoch_refits)
-    print(f"Epoch's bootstrap procedure, rebuilt ({args.epoch_refits} refits, one BFGS start from Chinchilla's published"
+    print(f"Epoch's bootstrap procedure, rebuilt ({args.epoch_refits} refits, one BFGS start from Chinchilla's TeX"
           f" estimates): {time.perf_counter() - start:.1f} s; standard errors "
           + ", ".join(f"{k} {v:.4g}" for k, v in epoch.items()))
     print("ratio of alignlab's standard errors to Epoch's (their notebook: "
