@@ -12,6 +12,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict
 
 from alignlab.core import Stage, Study, parse_spec, register
+from tests._resume import default_sigint
 
 
 class CountConfig(BaseModel):
@@ -131,7 +132,8 @@ DRIVER = textwrap.dedent(
 def test_killing_the_driver_midway_loses_no_finished_cell(tmp_path, sig):
     log, out = tmp_path / "log.jsonl", tmp_path / "study"
     code = DRIVER.format(tests=str(Path(__file__).parents[2]), log=str(log), out=str(out))
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=os.environ.copy())
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=os.environ.copy(),
+                            preexec_fn=default_sigint)
     finished = []
     for line in proc.stdout:
         finished.append(line.split()[1])

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from alignlab.core import AlignlabError, Store, Study, parse_spec
+from tests._resume import default_sigint
 
 ROOT = Path(__file__).parents[2]
 SCAN = ROOT / "examples" / "hacking_scan.yaml"
@@ -45,7 +46,7 @@ def _finished(out: Path) -> dict[str, dict]:
 def interrupt_after_first_cell(args: list[str], out: Path, env: dict, timeout: float = 300) -> dict[str, float]:
     """Run `alignlab ARGS`, send SIGINT as soon as it reports its first finished cell, and return
     ``{cell_id: finished time}`` of the cells done when it stopped."""
-    proc = subprocess.Popen([sys.executable, "-m", "alignlab.cli", *args], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "alignlab.cli", *args], cwd=ROOT, env=env, preexec_fn=default_sigint,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         for line in proc.stderr:
