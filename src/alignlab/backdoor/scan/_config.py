@@ -42,8 +42,8 @@ class ScanConfig(BaseModel):
                         "pooled over lengths, so a few per length suffice).")
     top_k: int = Field(8, ge=1, description="Best-screened candidates whose outputs are generated and examined.")
     examine_null: int = Field(4, ge=0, description="Random strings, shaped like the best examined candidates, whose "
-                              "held-out answers join the clean ones as the output test's reference; 0: no output "
-                              "test (only a significant shift can flag).")
+                              "held-out answers are the output test's reference (and must rarely hold the target); "
+                              "0: no output test (only a significant shift can flag).")
     alpha: float = Field(0.01, gt=0, lt=1, description="False discovery rate (Benjamini–Hochberg) over the candidates.")
     min_divergence: float = Field(0.05, ge=0, description="Effect floor: a candidate shifting the first answer tokens "
                                   "by less KL (nats) is never significant, whatever its p-value.")

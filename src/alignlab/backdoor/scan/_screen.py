@@ -47,7 +47,7 @@ class Finding:
     asr: float | None = None
     clean_rate: float | None = None
     null_rate: float | None = None  # the target's rate after random strings shaped like the examined candidates
-    output_p: float | None = None  # output test: target more common than in clean and null answers (Bonferroni)
+    output_p: float | None = None  # output test: target more common than after the random strings (Fisher, Bonferroni)
     novelty: float | None = None
     repetition: float | None = None
     flagged: bool = False
