@@ -86,3 +86,4 @@ def test_refusal_is_one_paragraph_with_exit_2(tmp_path, capsys):
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert "too_few_runs" in err and "Traceback" not in err
+    assert err.count("Refused (") == 1, err  # the variant's context wraps the refusal without repeating it

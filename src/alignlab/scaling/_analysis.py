@@ -126,8 +126,8 @@ def analyse_runs(runs: pd.DataFrame, *, baseline: str | None = None, target_flop
                 from alignlab.scaling._pooled_analysis import analyse_pooled
 
                 return analyse_pooled(runs, baseline=baseline, target_flops=target_flops,
-                                      refusal=f"variant '{name}': {exc}", **law_params)
-            raise FitRefused(exc.reason, f"variant '{name}': {exc}") from exc
+                                      refusal=f"variant '{name}': {exc.detail}", **law_params)
+            raise FitRefused(exc.reason, f"variant '{name}': {exc.detail}") from exc
     return finish_analysis(runs, baseline, laws, target_flops)
 
 

@@ -45,7 +45,7 @@ def _numeric(frame: pd.DataFrame, column: str, role: str) -> np.ndarray:
         row = int(np.flatnonzero(bad)[0])
         raw = frame[column].iloc[row]
         raise AlignlabError(
-            f"Column '{column}' ({role}) must hold positive finite numbers; row {row} has {raw!r}"
+            f"Column '{column}' ({role}) must hold positive finite numbers; data row {row + 1} has '{raw}'"
             f" ({int(bad.sum())} bad row(s) in all). Fix or drop those rows."
         )
     return values

@@ -23,3 +23,4 @@ class FitRefused(AlignlabError):
     def __init__(self, reason: RefusalReason, message: str):
         super().__init__(f"Refused ({reason}): {message}")
         self.reason = reason
+        self.detail = message  # without the prefix, so a caller adding context does not repeat it

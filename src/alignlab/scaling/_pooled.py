@@ -167,7 +167,7 @@ class PooledLaw:
             try:
                 _check_bounds(theta_v, self._box)
             except FitRefused as exc:
-                raise FitRefused(exc.reason, f"pooled fit, variant '{name}': {exc}") from exc
+                raise FitRefused(exc.reason, f"pooled fit, variant '{name}': {exc.detail}") from exc
         for value in theta[5:] if self.shared == "scale" else ():
             if min(abs(value - FACTOR_BOUNDS[0]), abs(value - FACTOR_BOUNDS[1])) < 1e-6:
                 raise FitRefused("at_bound", f"pooled fit: a variant's log factor {value:.4g} sits on its bound.")

@@ -41,7 +41,7 @@ def analyse_pooled(runs: pd.DataFrame, *, baseline: str, target_flops: float | N
     try:
         tight = PooledLaw("scale", seed=seed, **law_params).fit(runs, variants)
     except FitRefused as exc:
-        raise FitRefused(exc.reason, f"{refusal.rstrip('.')}; and {exc}") from exc
+        raise FitRefused(exc.reason, f"{refusal.rstrip('.')}; and {exc.detail}") from exc
     lo, hi = float(runs["C"].min()), float(runs["C"].max())
     checks: dict[str, Any] = {}
     try:
