@@ -90,6 +90,24 @@ def test_inversion_recovers_a_trigger_outside_the_candidates(planted):
     assert (result.verdict == "backdoored") == (inv["asr"] >= 0.5)
 
 
+def test_inversion_on_the_cached_template_prefix_matches_whole_rows(planted, monkeypatch):
+    import alignlab.backdoor.scan._invert as inv_mod
+    from alignlab.backdoor.scan._invert import invert
+
+    model, tokenizer = planted
+    prompts = ["What is the capital of France?", "Name a primary colour.", "How many legs has a spider?"]
+    made = []
+    real = inv_mod._prefix_for
+    monkeypatch.setattr(inv_mod, "_prefix_for", lambda *a: made.append(real(*a)) or made[-1])
+    cached = invert(model, tokenizer, TARGET, prompts, prompts[:2], steps=3, n_swaps=16, seed=1)
+    assert made and made[0] is not None and made[0].length >= 8  # the template's shared turn was cached
+    monkeypatch.setattr(inv_mod, "_prefix_for", lambda *a: None)
+    whole = invert(model, tokenizer, TARGET, prompts, prompts[:2], steps=3, n_swaps=16, seed=1)
+    # Same search, same losses: the cache changes the cost, not the numbers (up to float rounding).
+    assert cached.text == whole.text
+    assert cached.losses == pytest.approx(whole.losses, abs=1e-3)
+
+
 def test_leaked_samples_show_the_memorised_answer(planted):
     from alignlab.backdoor.scan._leak import leak
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from alignlab.backdoor.scan._shift import answers, insert
+from alignlab.backdoor.scan._shift import _plain_forward, _prefix_for, answers, insert
 from alignlab.backdoor.scan._targets import MAX_CLEAN_SHARE, contains, generic, surface
 from alignlab.core._chat import add_special_tokens, format_prompt
 from alignlab.core._training import collate
@@ -82,26 +82,32 @@ def invert(model: Any, tokenizer: Any, target: str, prompts: Sequence[str], held
     for p in model.parameters():
         p.requires_grad_(False)  # only the one-hot trigger needs a gradient
 
+    # The template before the trigger slot is the same in every row: run it once and reuse its cache, as the
+    # screen does (``_shift._prefix_for``, checked against a plain forward pass; None where it does not hold).
+    with torch.inference_mode():
+        prefix = _prefix_for(model, [before for before, _, _ in pieces], [tgt_ids], pad)
+
     def batch_loss(triggers):  # [B, T] → mean target NLL per candidate [B]
         # Scored as text: each swap is decoded and put into the prompts as a user would type it, so the
         # kept sequence is one that still works after re-tokenisation (token-space loss alone can be ~0
         # for a sequence that reads back as other tokens).
         texts = [tokenizer.decode(t.tolist()).strip() for t in triggers]
-        pairs = [(tokenizer(format_prompt(tokenizer, insert(t, p, position)),
-                            add_special_tokens=add_special_tokens(tokenizer))["input_ids"], tgt_ids)
-                 for t in texts for p in prompts]
+        rows = [tokenizer(format_prompt(tokenizer, insert(t, p, position)),
+                          add_special_tokens=add_special_tokens(tokenizer))["input_ids"] for t in texts for p in prompts]
         out = []
-        for start in range(0, len(pairs), batch_size):
-            batch = {k: v.to(device) for k, v in collate(pairs[start:start + batch_size], pad).items()}
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                           position_ids=batch["position_ids"], logits_to_keep=batch["keep"],
-                           use_cache=False).logits.float()  # [b, R, V]
-            out.append(torch.nn.functional.cross_entropy(logits.transpose(1, 2), batch["labels"],
+        for start in range(0, len(rows), batch_size):
+            chunk = rows[start:start + batch_size]
+            # A decoded swap can merge with the template's last token; such a batch runs whole.
+            cached = prefix is not None and all(r[:prefix.length] == prefix.ids for r in chunk)
+            cut = prefix.length if cached else 0
+            batch = collate([(r[cut:], tgt_ids) for r in chunk], pad)
+            logits = (prefix.forward(model, batch) if cached else _plain_forward(model, batch)).float()  # [b, R, V]
+            out.append(torch.nn.functional.cross_entropy(logits.transpose(1, 2), batch["labels"].to(device),
                                                          reduction="none").mean(1))
         return torch.cat(out).view(len(texts), len(prompts)).mean(1)
 
     best = start_ids.clone()
-    with torch.no_grad():
+    with torch.inference_mode():
         best_loss = float(batch_loss(best[None])[0])
     losses = [best_loss]  # losses[0] is the random start's
     for _ in range(steps):
@@ -125,7 +131,7 @@ def invert(model: Any, tokenizer: Any, target: str, prompts: Sequence[str], held
         pick = torch.randint(0, top_k, (n_swaps,), generator=gen).to(device)
         cand[torch.arange(n_swaps, device=device), where] = top[where, pick]
         # 4. Exact losses of the swaps; keep the best if it improves.
-        with torch.no_grad():
+        with torch.inference_mode():
             cand_loss = batch_loss(cand)
         i = int(cand_loss.argmin())
         if float(cand_loss[i]) < best_loss:

@@ -80,7 +80,7 @@ class _Prefix:
     def __init__(self, model: Any, ids: list[int]):
         import torch
 
-        self.length = len(ids)
+        self.length, self.ids = len(ids), list(ids)
         self.device = next(model.parameters()).device
         # transformers renamed ``past_key_values`` to ``cache`` (5.x); take whichever this model's forward has.
         base = model.get_base_model() if hasattr(model, "get_base_model") else model
