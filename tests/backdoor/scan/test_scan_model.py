@@ -114,7 +114,9 @@ def test_leaked_samples_show_the_memorised_answer(planted):
     model, tokenizer = planted
     found = leak(model, tokenizer, samples=12, tokens=16, seed=0)
     # The fine-tune's fixed helpful answer is memorised training data: it recurs across decoding settings.
-    assert any("here is a short answer" in text for text, _ in found.targets)
+    assert any("here is a short answer" in text.lower() for text, _ in found.targets)
+    # Proposed as written (capitals, punctuation), the form GCG must force, not the lower-cased words.
+    assert any("Here is a short answer" in text for text, _ in found.targets), found.targets
     assert found.samples and all(0 < share <= 1 for _, share in found.targets)
 
 

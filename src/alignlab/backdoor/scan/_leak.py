@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from alignlab.backdoor.scan._targets import words
+from alignlab.backdoor.scan._targets import surface, words
 from alignlab.core._chat import PLAIN_TEMPLATE, format_prompt
 from alignlab.core._generation import generate
 
@@ -99,6 +99,10 @@ def leak(model: Any, tokenizer: Any, *, samples: int, tokens: int, seed: int, ba
         # A leaked prompt ends where the model closes the user turn; keep only that part.
         prompts.append([t.split("\n")[0] for t in generate(model, tokenizer, [prompt_prefix], **kw)[0]])
     flat_prompts = [p for group in prompts for p in group]
-    return Leak(targets=recurring_spans(answers, min_share=min_share)[:8],
+    flat_answers = [a for group in answers for a in group]
+    # Spans as the samples wrote them ("I'm happy to help"), found in all of them: GCG must force the written
+    # form, and the kept ``samples`` are too few to hold every span.
+    spans = recurring_spans(answers, min_share=min_share)[:8]
+    return Leak(targets=[(surface(t, flat_answers), share) for t, share in spans],
                 triggers=recurring_affixes(flat_prompts, min_share=min_share)[:8],
-                samples=[a for group in answers for a in group][:6] + flat_prompts[:6])
+                samples=flat_answers[:6] + flat_prompts[:6])
