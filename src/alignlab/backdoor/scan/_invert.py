@@ -15,10 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from alignlab.backdoor.scan._shift import _plain_forward, _prefix_for, answers, insert
+from alignlab.backdoor.scan._shift import _prefix_for, answers, forward_rows, insert
 from alignlab.backdoor.scan._targets import MAX_CLEAN_SHARE, contains, generic, surface
 from alignlab.core._chat import add_special_tokens, format_prompt
-from alignlab.core._training import collate
 
 __all__ = ["Inversion", "invert", "invert_finding", "inversion_target"]
 
@@ -97,11 +96,8 @@ def invert(model: Any, tokenizer: Any, target: str, prompts: Sequence[str], held
         out = []
         for start in range(0, len(rows), batch_size):
             chunk = rows[start:start + batch_size]
-            # A decoded swap can merge with the template's last token; such a batch runs whole.
-            cached = prefix is not None and all(r[:prefix.length] == prefix.ids for r in chunk)
-            cut = prefix.length if cached else 0
-            batch = collate([(r[cut:], tgt_ids) for r in chunk], pad)
-            logits = (prefix.forward(model, batch) if cached else _plain_forward(model, batch)).float()  # [b, R, V]
+            logits, batch = forward_rows(model, prefix, chunk, [tgt_ids] * len(chunk), pad)  # [b, R, V]
+            logits = logits.float()
             out.append(torch.nn.functional.cross_entropy(logits.transpose(1, 2), batch["labels"].to(device),
                                                          reduction="none").mean(1))
         return torch.cat(out).view(len(texts), len(prompts)).mean(1)

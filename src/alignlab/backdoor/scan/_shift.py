@@ -129,6 +129,16 @@ def _prefix_for(model: Any, prompt_ids: Sequence[list[int]], responses: Sequence
     return prefix if torch.allclose(whole, cut, atol=1e-3, rtol=1e-3) else None
 
 
+def forward_rows(model: Any, prefix: _Prefix | None, rows: Sequence[list[int]], responses: Sequence[list[int]],
+                 pad_id: int):
+    """Logits [B, R, V] of (row, response) pairs and their batch, on ``prefix``'s cache when every row starts with
+    it (a row can merge a token across the prefix's end: then the batch runs whole)."""
+    cached = prefix is not None and all(r[:prefix.length] == prefix.ids for r in rows)
+    cut = prefix.length if cached else 0
+    batch = collate([(r[cut:], resp) for r, resp in zip(rows, responses)], pad_id)
+    return (prefix.forward(model, batch) if cached else _plain_forward(model, batch)), batch
+
+
 def _batches(model: Any, tokenizer: Any, prompts: Sequence[str], responses: Sequence[list[int]], batch_size: int):
     """Per batch: its rows' indices, log-probabilities [B, R, V] at the response positions, mask [B, R].
 
@@ -144,11 +154,10 @@ def _batches(model: Any, tokenizer: Any, prompts: Sequence[str], responses: Sequ
     order = sorted(range(len(texts)), key=lambda i: len(prompt_ids[i]) + len(responses[i]))
     with torch.inference_mode():
         prefix = _prefix_for(model, prompt_ids, responses, pad)
-        cut = prefix.length if prefix else 0
         for start in range(0, len(order), batch_size):
             rows = order[start:start + batch_size]
-            batch = collate([(prompt_ids[i][cut:], responses[i]) for i in rows], pad)
-            logits = (prefix.forward(model, batch) if prefix else _plain_forward(model, batch)).float()
+            logits, batch = forward_rows(model, prefix, [prompt_ids[i] for i in rows], [responses[i] for i in rows], pad)
+            logits = logits.float()
             yield torch.tensor(rows), torch.log_softmax(logits, -1).cpu(), batch["labels"] != -100
 
 
