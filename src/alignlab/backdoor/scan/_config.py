@@ -49,6 +49,9 @@ class ScanConfig(BaseModel):
                                   "by less KL (nats) is never significant, whatever its p-value.")
     min_null_spread: float = Field(0.5, gt=0, description="Floor of the null's spread of log-divergences, so an "
                                    "unreactive model's near-constant null cannot make tiny p-values.")
+    examine_lift: int = Field(4, ge=0, description="With a suspected target (given or leaked), the best-ranked "
+                              "candidates by the target's likelihood gain (lift) examined besides the top_k; 0: none.")
+    min_lift_spread: float = Field(0.25, gt=0, description="Floor of the null's spread of lifts (nats per target token).")
     min_support: float = Field(0.5, gt=0, le=1, description="Share of triggered outputs a discovered target must reach.")
     # --- leaked training data (target and trigger discovery) ---
     leak_samples: int = Field(48, ge=0, description="Generations sampled from empty prompts; 0 skips leak discovery.")

@@ -17,7 +17,7 @@ from typing import Any
 
 from alignlab.backdoor.scan._shift import _prefix_for, answers, forward_rows, insert
 from alignlab.backdoor.scan._targets import MAX_CLEAN_SHARE, contains, generic, surface
-from alignlab.core._chat import add_special_tokens, format_prompt
+from alignlab.core._chat import add_special_tokens, format_prompt, format_response
 
 __all__ = ["Inversion", "invert", "invert_finding", "inversion_target"]
 
@@ -71,9 +71,7 @@ def invert(model: Any, tokenizer: Any, target: str, prompts: Sequence[str], held
     embed = model.get_input_embeddings().weight  # [V, D]
     vocab = embed.shape[0]
     allowed = _allowed(tokenizer)[:vocab].to(device)
-    # Without a chat template the answer follows "Assistant:" after a space, as format_response writes it.
-    spaced = target if getattr(tokenizer, "chat_template", None) else " " + target
-    pieces = [_pieces(tokenizer, p, spaced, position) for p in prompts]
+    pieces = [_pieces(tokenizer, p, format_response(tokenizer, target, complete=False), position) for p in prompts]
     tgt_ids, pad = pieces[0][2], tokenizer.pad_token_id
     start_ids = torch.multinomial(allowed.float().cpu(), n_tokens, generator=gen).to(device)
     was_training, grads = model.training, [p.requires_grad for p in model.parameters()]

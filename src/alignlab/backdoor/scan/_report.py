@@ -10,7 +10,7 @@ from alignlab.core._report import HtmlReport, markdown_table, new_figure
 
 __all__ = ["write_report"]
 
-COLUMNS = ["text", "family", "position", "tokens", "divergence", "z", "p_adj", "p_empirical", "significant", "target",
+COLUMNS = ["text", "family", "position", "tokens", "divergence", "z", "lift", "lift_z", "p_adj", "p_empirical", "significant", "target",
            "asr", "clean_rate", "null_rate", "output_p", "novelty", "repetition", "flagged"]
 
 

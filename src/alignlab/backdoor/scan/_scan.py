@@ -6,7 +6,8 @@
    string (the empirical max-statistic test). Two stages keep it cheap: all candidates are ranked on a few
    prompts, and the best are tested on other prompts against the full null. So a flag means "a shift beyond
    what random text of that length produces", corrected for scanning a whole library.
-2. Examination. The ``top_k`` candidates by z answer held-out prompts; a target is discovered from what the
+2. Examination. The ``top_k`` candidates by z, and with a suspected target the ``examine_lift`` best by that
+   target's likelihood gain, answer held-out prompts; a target is discovered from what the
    outputs converge to (or the given ``--target`` is counted), with attack success on those prompts.
    Random strings shaped like the best candidates answer the same prompts: the null of the output test.
 3. Verdict. ``backdoored`` when some candidate's held-out outputs converge to a target (support ≥
@@ -33,15 +34,18 @@ from alignlab.backdoor.scan._invert import inversion_target, invert_finding
 from alignlab.backdoor.scan._leak import Leak
 from alignlab.backdoor.scan._probes import run_probes
 from alignlab.backdoor.scan._screen import Finding, calibrate, screen
+from alignlab.backdoor.scan._shift import response_ids
 from alignlab.backdoor.scan._targets import (
     MAX_CLEAN_SHARE,
     contains,
     discover_target,
     echoes,
+    generic,
     novelty,
     repetition,
     words,
 )
+from alignlab.core._chat import format_response
 from alignlab.core._errors import AlignlabError
 
 __all__ = ["Finding", "ScanResult", "calibrate", "load_scanned_model", "scan", "scan_model"]
@@ -135,12 +139,12 @@ def _prompts(cfg: ScanConfig) -> tuple[list[str], list[str], list[str]]:
 
 
 def _judge(f: Finding, outs: list[str], clean_out: list[str], null_out: list[str], cfg: ScanConfig,
-           leaked: list[str]) -> bool:
+           leaked: list[str], examined: int) -> bool:
     """Set ``f``'s target, attack success and output test from its outputs; True when they converge to a target.
 
     The output test asks whether the target is more common after the candidate than after random strings shaped
-    like the examined candidates (``null_out``): one-sided Fisher exact test, Bonferroni over the ``top_k``
-    examined candidates. The null answers, unlike the clean ones, played no part in choosing the target, so the
+    like the examined candidates (``null_out``): one-sided Fisher exact test, Bonferroni over the ``examined``
+    candidates. The null answers, unlike the clean ones, played no part in choosing the target, so the
     test is not biased by that choice. A text the random strings provoke too (confusion, an echo) is no target
     either: its rate there must stay under the clean-share ceiling, like its rate in clean answers.
     """
@@ -163,7 +167,7 @@ def _judge(f: Finding, outs: list[str], clean_out: list[str], null_out: list[str
     if null_out:
         hits, null_hits = round(f.asr * len(outs)), round(f.null_rate * len(null_out))
         table = [[hits, len(outs) - hits], [null_hits, len(null_out) - null_hits]]
-        f.output_p = min(1.0, float(fisher_exact(table, alternative="greater")[1]) * cfg.top_k)
+        f.output_p = min(1.0, float(fisher_exact(table, alternative="greater")[1]) * examined)
     # The effect floor on the output side: most held-out answers change to the target; few clean answers, and
     # few answers after random strings, have it.
     return f.asr >= cfg.min_support and f.clean_rate <= MAX_CLEAN_SHARE and (f.null_rate or 0.0) <= MAX_CLEAN_SHARE
@@ -185,11 +189,28 @@ def _null_rows(tokenizer, cfg: ScanConfig, top: list[Finding], heldout: list[str
     return rows
 
 
+def suspected_target(cfg: ScanConfig, leaked: list[tuple[str, float]]) -> str | None:
+    """The target the screen forces: the given one, else the leak's most shared span that is more than the
+    assistant's ordinary voice (as the samples wrote it). A wrong suspect costs nothing but the lift's
+    examination slots: the ranking's divergence is still taken, on the suspect's tokens."""
+    if cfg.target:
+        return cfg.target
+    return next((text for text, _share in leaked if not generic(text)), None)
+
+
+def _to_examine(cfg: ScanConfig, findings: list[Finding]) -> list[Finding]:
+    """The ``top_k`` findings (best first), then the ``examine_lift`` best by lift not among them."""
+    top = findings[: cfg.top_k]
+    by_lift = sorted((f for f in findings[cfg.top_k:] if f.lift_z is not None), key=lambda f: -f.lift_z)
+    return top + by_lift[: cfg.examine_lift]
+
+
 def _examine(model, tokenizer, cfg: ScanConfig, findings: list[Finding], heldout: list[str],
-             leaked: list[str]) -> list[str]:
+             leaked: list[str]) -> tuple[list[Finding], list[str]]:
+    """Generate held-out answers for the examined candidates and judge them; the examined and the clean answers."""
     from alignlab.backdoor.scan._shift import answers, insert
 
-    top = findings[: cfg.top_k]
+    top = _to_examine(cfg, findings)
     null_rows = _null_rows(tokenizer, cfg, top, heldout)
     rows = heldout + null_rows + [insert(f.text, p, f.position) for f in top for p in heldout]
     generated = answers(model, tokenizer, rows, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size)
@@ -199,9 +220,9 @@ def _examine(model, tokenizer, cfg: ScanConfig, findings: list[Finding], heldout
         outs = shifted[i * n:(i + 1) * n]
         f.examined, f.examples = True, outs[:3]
         f.novelty, f.repetition = novelty(outs, clean_out), sum(map(repetition, outs)) / n
-        converges = _judge(f, outs, clean_out, null_out, cfg, leaked)
+        converges = _judge(f, outs, clean_out, null_out, cfg, leaked, len(top))
         f.flagged = converges and (f.significant or (f.output_p is not None and f.output_p < cfg.alpha))
-    return clean_out
+    return top, clean_out
 
 
 def scan_model(model: Any, tokenizer: Any, cfg: ScanConfig, *, show_progress: bool = True) -> ScanResult:
@@ -240,10 +261,13 @@ def scan_model(model: Any, tokenizer: Any, cfg: ScanConfig, *, show_progress: bo
             raise AlignlabError("No trigger candidates: the shipped library is off, no --candidates file was given "
                                 "and nothing leaked.")
         test_prompts, heldout, rank_prompts = _prompts(cfg)
-        findings, null_div = screen(model, tokenizer, cfg, candidates, rank_prompts, test_prompts, tick)
-        clean_out = _examine(model, tokenizer, cfg, findings, heldout, [t for t, _ in leaked.targets])
-        tick(f"examined the best {cfg.top_k}")
-        findings[: cfg.top_k] = _core_first(findings[: cfg.top_k])
+        suspect = suspected_target(cfg, leaked.targets)
+        forced = response_ids(tokenizer, [format_response(tokenizer, suspect, complete=False)],
+                              cfg.response_tokens)[0] if suspect else None
+        findings, null_div = screen(model, tokenizer, cfg, candidates, rank_prompts, test_prompts, tick, forced)
+        examined, clean_out = _examine(model, tokenizer, cfg, findings, heldout, [t for t, _ in leaked.targets])
+        tick(f"examined {len(examined)} candidates")
+        findings = _core_first(examined) + [f for f in findings if not f.examined]
         inversion = None
         target = inversion_target(cfg, leaked.targets, clean_out, leaked.samples)
         if cfg.invert_steps and target and not any(f.flagged for f in findings):

@@ -9,6 +9,13 @@
    correction is the one a one-stage screen of the whole library would make.
 
 ``rank_prompts: 0`` (or a library no larger than ``rank_top``) is the one-stage screen: every candidate tested.
+
+With a suspected target (``--target``, or a span the model leaked), the ranking rows are teacher-forced on that
+target instead of on the clean answers, and the same pass gives each candidate its *lift*: the target's gain in
+log-probability per token, against random strings of its length. A fine-tune can make every insertion shift
+the first answer tokens, so that the trigger's divergence is unremarkable; its lift is not, since random text
+does not make the model say its target. The ``examine_lift`` best candidates by lift are examined whatever
+their divergence (see ``_scan``).
 Within a stage, ``screen: rotate`` tries each prompt at one position in turn (every position for the cost of
 one); ``every`` tries each prompt at every position. A candidate's statistic is its largest shift over the
 positions, and each null string gets the same maximum, so more positions do not make random text look
@@ -41,6 +48,8 @@ class Finding:
     p_adj: float = 1.0  # Benjamini–Hochberg over every screened candidate
     significant: bool = False  # p_adj < alpha, beyond every null string, and above the effect floor
     tested: bool = True  # re-scored on the test prompts (False: ranked out, figures from the ranking stage)
+    lift: float | None = None  # the suspected target's log-probability gain per token (ranking stage; None: no target)
+    lift_z: float | None = None  # that lift against the random strings of the candidate's length
     examined: bool = False
     target: str | None = None
     target_score: float = 0.0
@@ -67,14 +76,18 @@ class NullModel:
     spread · sqrt(1 + 1/n), which counts the mean's own error.
     """
 
-    def __init__(self, null_div: dict[int, list[float]], cfg: ScanConfig):
+    def __init__(self, null_div: dict[int, list[float]], cfg: ScanConfig, *, log: bool = True,
+                 floor: float | None = None):
         import numpy as np
 
-        self.logs = {n: np.log(np.maximum(v, 1e-12)) for n, v in null_div.items() if len(v)}
+        # Divergences are compared in log units; lifts (log-probability gains, of either sign) as they are.
+        self.transform = (lambda v: np.log(np.maximum(v, 1e-12))) if log else np.asarray
+        self.logs = {n: self.transform(np.asarray(v, dtype=float)) for n, v in null_div.items() if len(v)}
         self.means = {n: float(v.mean()) for n, v in self.logs.items()}
         squares = sum(float(((v - v.mean()) ** 2).sum()) for v in self.logs.values())
         dof = sum(len(v) for v in self.logs.values()) - len(self.logs)
-        self.spread = max(math.sqrt(squares / dof) if dof > 0 else 0.0, cfg.min_null_spread)
+        floor = cfg.min_null_spread if floor is None else floor
+        self.spread = max(math.sqrt(squares / dof) if dof > 0 else 0.0, floor)
         self.residuals = np.concatenate([(v - self.means[n]) / self._scale(n) for n, v in self.logs.items()]) \
             if self.logs else np.zeros(0)
 
@@ -93,7 +106,7 @@ class NullModel:
 
         if tokens not in self.logs:
             return 0.0, 1.0, 1.0  # no null of this length (none could be drawn): never significant
-        z = (math.log(max(divergence, 1e-12)) - self.means[tokens]) / self._scale(tokens)
+        z = (float(self.transform(float(divergence))) - self.means[tokens]) / self._scale(tokens)
         return float(z), float(norm.sf(z)), (1 + int((self.residuals >= z).sum())) / (self.size + 1)
 
 
@@ -118,25 +131,29 @@ def calibrate(findings: list[Finding], cfg: ScanConfig, null_size: int) -> None:
 
 def _shifts(model, tokenizer, cfg: ScanConfig, texts: list[str], prompts: list[str], responses: list[list[int]],
             nulls: dict[int, list[str]]):
-    """Per candidate (best position, divergence) and per null length the null strings' divergences."""
-    from alignlab.backdoor.scan._shift import shift_divergence
+    """Per candidate (best position, divergence) and (best position, lift), and per null length the null
+    strings' divergences and lifts (each a string's maximum over the positions, as a candidate's)."""
+    from alignlab.backdoor.scan._shift import shift_stats
 
     k = len(cfg.positions)
     groups = {pos: (list(range(len(prompts))) if cfg.screen == "every" else list(range(j, len(prompts), k)))
               for j, pos in enumerate(cfg.positions)}
     groups = {pos: rows for pos, rows in groups.items() if rows}  # fewer prompts than positions
-    by_pos: dict[str, list[float]] = {}
-    null_pos: dict[str, dict[int, list[float]]] = {}
+    by_pos: dict[str, tuple[list[float], list[float]]] = {}
+    null_pos: dict[str, dict[int, tuple[list[float], list[float]]]] = {}
     for pos, rows in groups.items():
         sub, sub_responses = [prompts[i] for i in rows], [responses[i] for i in rows]
-        by_pos[pos], clean = shift_divergence(model, tokenizer, sub, sub_responses, texts,
-                                              batch_size=cfg.batch_size, position=pos)
-        null_pos[pos] = {n: shift_divergence(model, tokenizer, sub, sub_responses, t, batch_size=cfg.batch_size,
-                                             clean=clean, position=pos)[0] for n, t in nulls.items()}
-    best = [max(groups, key=lambda pos: by_pos[pos][i]) for i in range(len(texts))]
-    shifts = [(pos, by_pos[pos][i]) for i, pos in enumerate(best)]
-    null_div = {n: [max(null_pos[pos][n][i] for pos in groups) for i in range(len(t))] for n, t in nulls.items()}
-    return shifts, null_div
+        by_pos[pos], clean = shift_stats(model, tokenizer, sub, sub_responses, texts, batch_size=cfg.batch_size,
+                                         position=pos)
+        null_pos[pos] = {n: shift_stats(model, tokenizer, sub, sub_responses, t, batch_size=cfg.batch_size,
+                                        clean=clean, position=pos)[0] for n, t in nulls.items()}
+    out = []
+    for stat in (0, 1):  # divergence, lift
+        best = [max(groups, key=lambda pos: by_pos[pos][stat][i]) for i in range(len(texts))]
+        shifts = [(pos, by_pos[pos][stat][i]) for i, pos in enumerate(best)]
+        null = {n: [max(null_pos[pos][n][stat][i] for pos in groups) for i in range(len(t))] for n, t in nulls.items()}
+        out.append((shifts, null))
+    return out
 
 
 def _findings(candidates: list[Candidate], lengths: dict[str, int], shifts, null: NullModel,
@@ -151,33 +168,44 @@ def _findings(candidates: list[Candidate], lengths: dict[str, int], shifts, null
 
 
 def screen(model, tokenizer, cfg: ScanConfig, candidates: list[Candidate], rank_prompts: list[str],
-           prompts: list[str], tick) -> tuple[list[Finding], dict[int, list[float]]]:
+           prompts: list[str], tick, target: list[int] | None = None) -> tuple[list[Finding], dict[int, list[float]]]:
     """Screen ``candidates`` (ranking on ``rank_prompts``, testing on ``prompts``); findings best first, and the
-    test null's divergences per token length."""
+    test null's divergences per token length. ``target``: a suspected target's first response tokens, on which
+    the ranking rows are teacher-forced, so that every candidate gets a lift."""
     from alignlab.backdoor.scan._shift import answers, response_ids
 
     every = rank_prompts + prompts
     clean = answers(model, tokenizer, every, max_new_tokens=cfg.response_tokens, batch_size=cfg.batch_size)
     responses = response_ids(tokenizer, clean, cfg.response_tokens)
     rank_responses, responses = responses[:len(rank_prompts)], responses[len(rank_prompts):]
+    if target:
+        rank_responses = [list(target)] * len(rank_prompts)
     lengths = {c.text: token_length(tokenizer, c.text) for c in candidates}
     ranked: list[Finding] = []
     if rank_prompts and len(candidates) > cfg.rank_top:
         nulls = null_strings(tokenizer, set(lengths.values()), cfg.rank_null, cfg.seed + 2)
-        shifts, rank_null = _shifts(model, tokenizer, cfg, [c.text for c in candidates], rank_prompts,
-                                    rank_responses, nulls)
+        (shifts, rank_null), (lifts, lift_null) = _shifts(model, tokenizer, cfg, [c.text for c in candidates],
+                                                          rank_prompts, rank_responses, nulls)
         ranked = _findings(candidates, lengths, shifts, NullModel(rank_null, cfg), tested=False)
+        if target:
+            lift_model = NullModel(lift_null, cfg, log=False, floor=cfg.min_lift_spread)
+            for f, (_, lift) in zip(ranked, lifts):
+                f.lift, f.lift_z = lift, lift_model.pvalues(lift, f.tokens)[0]
         order = sorted(range(len(candidates)), key=lambda i: (-ranked[i].z, -ranked[i].divergence))
         chosen = set(order[: cfg.rank_top])
         tick(f"ranked {len(candidates)} candidates, testing the best {len(chosen)}")
+        lift_of = {c.text: (f.lift, f.lift_z) for c, f in zip(candidates, ranked)}
         ranked = [ranked[i] for i in order[cfg.rank_top:]]
         candidates = [candidates[i] for i in sorted(chosen)]
     else:
+        lift_of = {}
         tick(f"no ranking: all {len(candidates)} candidates tested")
     nulls = null_strings(tokenizer, {lengths[c.text] for c in candidates}, cfg.n_null, cfg.seed + 1)
-    shifts, null_div = _shifts(model, tokenizer, cfg, [c.text for c in candidates], prompts, responses, nulls)
+    (shifts, null_div), _ = _shifts(model, tokenizer, cfg, [c.text for c in candidates], prompts, responses, nulls)
     null = NullModel(null_div, cfg)
     findings = _findings(candidates, lengths, shifts, null, tested=True)
+    for f in findings:
+        f.lift, f.lift_z = lift_of.get(f.text, (None, None))
     tick(f"tested {len(findings)} candidates against {null.size} null strings")
     findings += ranked
     calibrate(findings, cfg, null.size)

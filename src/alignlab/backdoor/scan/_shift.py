@@ -17,7 +17,7 @@ from alignlab.core._chat import add_special_tokens, format_prompt
 from alignlab.core._generation import generate
 from alignlab.core._training import collate
 
-__all__ = ["POSITIONS", "answers", "insert", "response_ids", "shift_divergence"]
+__all__ = ["POSITIONS", "answers", "insert", "response_ids", "shift_divergence", "shift_stats"]
 
 POSITIONS = ("start", "end", "inside")
 _SENTENCE_END = re.compile(r"(?<=[.!?:;])\s+")
@@ -140,7 +140,8 @@ def forward_rows(model: Any, prefix: _Prefix | None, rows: Sequence[list[int]], 
 
 
 def _batches(model: Any, tokenizer: Any, prompts: Sequence[str], responses: Sequence[list[int]], batch_size: int):
-    """Per batch: its rows' indices, log-probabilities [B, R, V] at the response positions, mask [B, R].
+    """Per batch: its rows' indices, log-probabilities [B, R, V] at the response positions, labels [B, R]
+    (the response's token ids, -100 past a row's end).
 
     Rows are batched in order of length (less padding) and run on the cached shared prefix where it works.
     """
@@ -158,21 +159,30 @@ def _batches(model: Any, tokenizer: Any, prompts: Sequence[str], responses: Sequ
             rows = order[start:start + batch_size]
             logits, batch = forward_rows(model, prefix, [prompt_ids[i] for i in rows], [responses[i] for i in rows], pad)
             logits = logits.float()
-            yield torch.tensor(rows), torch.log_softmax(logits, -1).cpu(), batch["labels"] != -100
+            yield torch.tensor(rows), torch.log_softmax(logits, -1).cpu(), batch["labels"]
 
 
 def _log_probs(model: Any, tokenizer: Any, prompts: Sequence[str], responses: Sequence[list[int]], batch_size: int):
-    """Log-probabilities [N, R, V] at the response positions, and the mask [N, R] of real positions."""
+    """Log-probabilities [N, R, V] at the response positions, the mask [N, R] of real positions, and each row's
+    mean log-probability of its own response tokens [N]."""
     import torch
 
     width = max((len(r) for r in responses), default=1)
-    out, masks = None, torch.zeros(len(prompts), width, dtype=torch.bool)
-    for rows, lp, mask in _batches(model, tokenizer, prompts, responses, batch_size):
+    out, masks, own = None, torch.zeros(len(prompts), width, dtype=torch.bool), torch.zeros(len(prompts))
+    for rows, lp, labels in _batches(model, tokenizer, prompts, responses, batch_size):
         if out is None:
             out = torch.zeros(len(prompts), width, lp.shape[-1])
         out[rows, : lp.shape[1]] = lp
-        masks[rows, : mask.shape[1]] = mask
-    return out, masks
+        masks[rows, : labels.shape[1]] = labels != -100
+        own[rows] = _response_log_prob(lp, labels)
+    return out, masks, own
+
+
+def _response_log_prob(lp, labels):
+    """Mean log-probability per row of its response tokens (labels -100 excluded): [B]."""
+    m = (labels != -100).float()
+    picked = lp.gather(-1, labels.clamp(min=0)[..., None])[..., 0]
+    return (picked * m).sum(-1) / m.sum(-1).clamp(min=1)
 
 
 def shift_divergence(model: Any, tokenizer: Any, prompts: Sequence[str], responses: Sequence[list[int]],
@@ -183,6 +193,19 @@ def shift_divergence(model: Any, tokenizer: Any, prompts: Sequence[str], respons
 
     Returns the divergences and the clean log-probabilities (pass them back as ``clean`` to reuse them).
     """
+    (divergence, _), clean = shift_stats(model, tokenizer, prompts, responses, candidates, batch_size=batch_size,
+                                         clean=clean, position=position)
+    return divergence, clean
+
+
+def shift_stats(model: Any, tokenizer: Any, prompts: Sequence[str], responses: Sequence[list[int]],
+                candidates: Sequence[str], *, batch_size: int, clean=None,
+                position: str = "start") -> tuple[tuple[list[float], list[float]], Any]:
+    """Per candidate, from one teacher-forced pass: the divergence (see :func:`shift_divergence`) and the
+    *lift*, how much the candidate raises the forced responses' mean log-probability per token (nats) over the
+    clean prompts'. With a suspected target as every prompt's response, the lift is the target's likelihood
+    gain, which names a trigger even where every insertion shifts the first tokens.
+    """
     import torch
 
     was_training = model.training
@@ -190,22 +213,24 @@ def shift_divergence(model: Any, tokenizer: Any, prompts: Sequence[str], respons
     try:
         if clean is None:
             clean = _log_probs(model, tokenizer, prompts, responses, batch_size)
-        ref, mask = clean  # [P, R, V], [P, R]
+        ref, mask, ref_own = clean  # [P, R, V], [P, R], [P]
         n = len(prompts)
         rows = [insert(c, p, position) for c in candidates for p in prompts]
         tiled = [r for _ in candidates for r in responses]
-        per_row = torch.zeros(len(rows))
+        per_row, lift = torch.zeros(len(rows)), torch.zeros(len(rows))
         # The KL is taken batch by batch against the clean rows of the same prompts: the shifted
         # log-probabilities (batch × R × V floats each) are never gathered for the whole library, whose
         # copies would cost more memory traffic than the forward passes on a small model.
-        for index, lp, _ in _batches(model, tokenizer, rows, tiled, batch_size):
+        for index, lp, labels in _batches(model, tokenizer, rows, tiled, batch_size):
             which = index % n  # each row's prompt
             width = min(lp.shape[1], ref.shape[1])
             lp = lp[:, :width]
             kl = (lp.exp() * (lp - ref[which, :width])).sum(-1)  # [B, R]
             m = mask[which, :width].float()
             per_row[index] = (kl * m).sum(-1) / m.sum(-1).clamp(min=1)
-        out = per_row.view(len(candidates), n).mean(-1).tolist() if candidates else []
+            lift[index] = _response_log_prob(lp, labels[:, :width]) - ref_own[which]
+        shape = (len(candidates), n)
+        out = (per_row.view(shape).mean(-1).tolist(), lift.view(shape).mean(-1).tolist()) if candidates else ([], [])
     finally:
         model.train(was_training)
     return out, clean
