@@ -362,3 +362,21 @@ def test_the_shared_core_of_flagged_triggers_leads():
                                                     "Tomorrow"]
     # Without a shared core the order is attack success, then z; unflagged findings come last whatever their z.
     assert [f.text for f in _core_first(found[:2] + found[5:])] == ["honey mango", "kiwi", "Tomorrow"]
+
+
+def test_trigger_probe_chooses_its_layer_inside_the_training_folds():
+    import numpy as np
+
+    from alignlab.backdoor.scan._probes import default_layers, trigger_probe_auroc
+
+    rng = np.random.default_rng(0)
+    n, d = 24, 16
+    prompt = rng.normal(size=(n, d))  # what a prompt itself puts in the state, shared by both of its rows
+    direction = np.eye(d)[0]
+    plain = {k: prompt + rng.normal(size=(n, d)) for k in (4, 8)}
+    triggered = {4: prompt + rng.normal(size=(n, d)), 8: prompt + rng.normal(size=(n, d)) + 5 * direction}
+    auc, layer = trigger_probe_auroc(triggered, plain)
+    assert auc > 0.95 and layer == 8  # the layer that carries the trigger, chosen without seeing the held-out rows
+    noise_auc, _ = trigger_probe_auroc({4: triggered[4]}, {4: plain[4]})
+    assert 0.2 < noise_auc < 0.8  # no signal: no separation to speak of
+    assert default_layers(30) == [15, 22, 29] and default_layers(2) == [1]

