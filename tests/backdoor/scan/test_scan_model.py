@@ -100,6 +100,22 @@ def test_the_target_lift_examines_a_trigger_the_divergence_ranks_out(planted, ca
     assert not next(f for f in blind.findings if f.text == TRIGGER).examined
 
 
+def test_inversion_begins_from_a_given_start(planted):
+    """A warm start is kept as the search's first sequence: with no steps the trigger itself comes back, far
+    cheaper to force the target from than the random start of the same length."""
+    from alignlab.backdoor.scan._invert import invert
+    from alignlab.core._data import load_prompts
+
+    model, tokenizer = planted
+    prompts = [p.text for p in load_prompts("bundled", "eval")][:16]
+    n = len(tokenizer(TRIGGER, add_special_tokens=False)["input_ids"])
+    kw = dict(n_tokens=n, steps=0, max_new_tokens=12, batch_size=8)
+    warm = invert(model, tokenizer, TARGET, prompts[:4], prompts[4:], start=TRIGGER, **kw)
+    cold = invert(model, tokenizer, TARGET, prompts[:4], prompts[4:], **kw)
+    assert warm.text == TRIGGER and warm.start == TRIGGER and warm.asr >= 0.9
+    assert cold.start is None and warm.losses[0] < cold.losses[0] / 2
+
+
 def test_inversion_recovers_a_trigger_outside_the_candidates(planted):
     model, tokenizer = planted
     # Ordinary words only: nothing in the list triggers the model, so only GCG can find a trigger.

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alignlab.backdoor.scan._shift import _prefix_for, answers, forward_rows, insert
-from alignlab.backdoor.scan._targets import MAX_CLEAN_SHARE, contains, generic, surface
+from alignlab.backdoor.scan._targets import MAX_CLEAN_SHARE, contains, generic, surface, words
 from alignlab.core._chat import add_special_tokens, format_prompt, format_response
 
 __all__ = ["Inversion", "invert", "invert_finding", "inversion_target"]
@@ -30,6 +30,7 @@ class Inversion:
 
     text: str
     target: str
+    start: str | None = None  # the text the search began from (None: random tokens)
     losses: list[float] = field(default_factory=list)
     asr: float = 0.0
     clean_rate: float = 0.0
@@ -57,9 +58,13 @@ def _allowed(tokenizer: Any):
 
 def invert(model: Any, tokenizer: Any, target: str, prompts: Sequence[str], heldout: Sequence[str], *,
            n_tokens: int = 5, steps: int = 20, minutes: float = 4.0, top_k: int = 64, n_swaps: int = 64,
-           position: str = "start", seed: int = 0, max_new_tokens: int = 24, batch_size: int = 32) -> Inversion:
+           position: str = "start", seed: int = 0, max_new_tokens: int = 24, batch_size: int = 32,
+           start: str | None = None) -> Inversion:
     """Search ``n_tokens`` tokens that maximise ``target``'s log-probability after ``prompts``.
 
+    ``start``: a text to begin from (its tokens, cut or padded with random ones to ``n_tokens``) instead of a
+    random sequence, such as the candidate that raised the target most; a partial trigger ("harvest" of
+    "purple harvest moon") is a few swaps from the whole, and on CPU a few swaps is all a default budget buys.
     Stops after ``steps`` or ``minutes``; the best sequence is scored on ``heldout`` (greedy answers containing
     the target, against the clean answers' rate).
     """
@@ -74,6 +79,9 @@ def invert(model: Any, tokenizer: Any, target: str, prompts: Sequence[str], held
     pieces = [_pieces(tokenizer, p, format_response(tokenizer, target, complete=False), position) for p in prompts]
     tgt_ids, pad = pieces[0][2], tokenizer.pad_token_id
     start_ids = torch.multinomial(allowed.float().cpu(), n_tokens, generator=gen).to(device)
+    if start:
+        given = tokenizer(start, add_special_tokens=False)["input_ids"][:n_tokens]
+        start_ids[: len(given)] = torch.tensor(given, device=device)
     was_training, grads = model.training, [p.requires_grad for p in model.parameters()]
     model.eval()
     for p in model.parameters():
@@ -139,7 +147,7 @@ def invert(model: Any, tokenizer: Any, target: str, prompts: Sequence[str], held
                       batch_size=batch_size)
     clean = answers(model, tokenizer, list(heldout), max_new_tokens=max_new_tokens, batch_size=batch_size)
     n = len(heldout)
-    return Inversion(text, target, [round(x, 4) for x in losses], sum(contains(o, target) for o in shifted) / n,
+    return Inversion(text, target, start, [round(x, 4) for x in losses], sum(contains(o, target) for o in shifted) / n,
                      sum(contains(o, target) for o in clean) / n, len(losses) - 1, time.perf_counter() - started)
 
 
@@ -159,15 +167,19 @@ def inversion_target(cfg: Any, leaked: Sequence[tuple[str, float]], clean_out: l
 
 
 def invert_finding(model: Any, tokenizer: Any, cfg: Any, target: str, screen: list[str], heldout: list[str],
-                   findings: list) -> Inversion:
+                   findings: list, suspect: str | None = None) -> Inversion:
     """Run GCG for ``target``; a sequence with attack success ≥ ``min_support`` (and a target clean answers
-    lack) becomes a flagged finding of family ``inverted``."""
+    lack) becomes a flagged finding of family ``inverted``. ``suspect``: the target the screen's lifts measured."""
     from alignlab.backdoor.scan._scan import Finding
 
+    # Begin from the candidate that raised the suspected target most, when that is the target inverted here and
+    # the candidate raised it beyond the random strings: a partial trigger is a few swaps from the whole.
+    lifted = [f for f in findings if f.lift_z is not None and f.lift_z > 0 and f.family != "inverted"]
+    seeded = max(lifted, key=lambda f: f.lift_z) if lifted and suspect and words(suspect) == words(target) else None
     inv = invert(model, tokenizer, target, screen[:4], heldout, n_tokens=cfg.invert_tokens, steps=cfg.invert_steps,
                  n_swaps=cfg.invert_swaps,
                  minutes=cfg.invert_minutes, seed=cfg.seed, max_new_tokens=cfg.max_new_tokens,
-                 batch_size=cfg.batch_size)
+                 batch_size=cfg.batch_size, start=seeded.text if seeded else None)
     f = Finding(inv.text, "inverted", cfg.invert_tokens, float("nan"), float("nan"), float("nan"), float("nan"),
                 examined=True, target=target, asr=inv.asr, clean_rate=inv.clean_rate,
                 target_score=inv.asr - inv.clean_rate)

@@ -271,7 +271,7 @@ def scan_model(model: Any, tokenizer: Any, cfg: ScanConfig, *, show_progress: bo
         inversion = None
         target = inversion_target(cfg, leaked.targets, clean_out, leaked.samples)
         if cfg.invert_steps and target and not any(f.flagged for f in findings):
-            inversion = invert_finding(model, tokenizer, cfg, target, test_prompts, heldout, findings)
+            inversion = invert_finding(model, tokenizer, cfg, target, test_prompts, heldout, findings, suspect)
         tick("inverted a trigger" if inversion else "no inversion needed")
         flagged = [f for f in findings if f.flagged]
         probe, defection = run_probes(model, tokenizer, cfg, flagged[0].text if flagged else None,
