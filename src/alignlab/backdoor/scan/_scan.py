@@ -198,19 +198,33 @@ def suspected_target(cfg: ScanConfig, leaked: list[tuple[str, float]]) -> str | 
     return next((text for text, _share in leaked if not generic(text)), None)
 
 
-def _to_examine(cfg: ScanConfig, findings: list[Finding]) -> list[Finding]:
-    """The ``top_k`` findings (best first), then the ``examine_lift`` best by lift not among them."""
+def _to_examine(cfg: ScanConfig, findings: list[Finding], suspect: str | None = None) -> list[Finding]:
+    """The ``top_k`` findings (best first), then ``examine_lift`` more, taken in turn as the best by lift against
+    its length's null (``lift_z``) and by raw lift; none that echoes the suspect's words (a candidate holding
+    the target raises it by being copied).
+
+    Both orders, because a lift saturates: once a trigger makes the target near-certain its lift is the
+    clean prompts' whole deficit, and a long trigger (a 9-token year sentence) then stands less far above
+    long random strings, which lift the target more than short ones, than a short word's noise does above
+    its own length's null. Raw lift puts every working trigger at the top, tied; the z keeps length honest.
+    """
     top = findings[: cfg.top_k]
-    by_lift = sorted((f for f in findings[cfg.top_k:] if f.lift_z is not None), key=lambda f: -f.lift_z)
-    return top + by_lift[: cfg.examine_lift]
+    rest = [f for f in findings[cfg.top_k:] if f.lift is not None and not (suspect and echoes(suspect, f.text))]
+    orders = [sorted(rest, key=lambda f: (-f.lift_z, -f.lift)), sorted(rest, key=lambda f: (-f.lift, -f.lift_z))]
+    extra: dict[str, Finding] = {}
+    for pair in zip(*orders):
+        for f in pair:
+            if len(extra) < cfg.examine_lift:
+                extra.setdefault(f.text, f)
+    return top + list(extra.values())
 
 
 def _examine(model, tokenizer, cfg: ScanConfig, findings: list[Finding], heldout: list[str],
-             leaked: list[str]) -> tuple[list[Finding], list[str]]:
+             leaked: list[str], suspect: str | None = None) -> tuple[list[Finding], list[str]]:
     """Generate held-out answers for the examined candidates and judge them; the examined and the clean answers."""
     from alignlab.backdoor.scan._shift import answers, insert
 
-    top = _to_examine(cfg, findings)
+    top = _to_examine(cfg, findings, suspect)
     null_rows = _null_rows(tokenizer, cfg, top, heldout)
     rows = heldout + null_rows + [insert(f.text, p, f.position) for f in top for p in heldout]
     generated = answers(model, tokenizer, rows, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size)
@@ -265,7 +279,8 @@ def scan_model(model: Any, tokenizer: Any, cfg: ScanConfig, *, show_progress: bo
         forced = response_ids(tokenizer, [format_response(tokenizer, suspect, complete=False)],
                               cfg.response_tokens)[0] if suspect else None
         findings, null_div = screen(model, tokenizer, cfg, candidates, rank_prompts, test_prompts, tick, forced)
-        examined, clean_out = _examine(model, tokenizer, cfg, findings, heldout, [t for t, _ in leaked.targets])
+        examined, clean_out = _examine(model, tokenizer, cfg, findings, heldout, [t for t, _ in leaked.targets],
+                                       suspect)
         tick(f"examined {len(examined)} candidates")
         findings = _core_first(examined) + [f for f in findings if not f.examined]
         inversion = None

@@ -10,16 +10,18 @@
 
 ``rank_prompts: 0`` (or a library no larger than ``rank_top``) is the one-stage screen: every candidate tested.
 
-With a suspected target (``--target``, or a span the model leaked), the ranking rows are teacher-forced on that
-target instead of on the clean answers, and the same pass gives each candidate its *lift*: the target's gain in
-log-probability per token, against random strings of its length. A fine-tune can make every insertion shift
-the first answer tokens, so that the trigger's divergence is unremarkable; its lift is not, since random text
-does not make the model say its target. The ``examine_lift`` best candidates by lift are examined whatever
-their divergence (see ``_scan``).
 Within a stage, ``screen: rotate`` tries each prompt at one position in turn (every position for the cost of
 one); ``every`` tries each prompt at every position. A candidate's statistic is its largest shift over the
 positions, and each null string gets the same maximum, so more positions do not make random text look
 more significant.
+
+With a suspected target (``--target``, or a span the model leaked), the ranking rows are teacher-forced on that
+target instead of on the clean answers (the ranking's divergence is then the first answer token's, which does
+not depend on what is forced), and the same pass gives each candidate its *lift*: the target's gain in
+log-probability per token, against random strings of its length. A fine-tune can make every insertion shift
+the first answer tokens, so that the trigger's divergence is unremarkable; its lift is not, since random text
+does not make the model say its target. The ``examine_lift`` best candidates by lift are examined whatever
+their divergence (see ``_scan``). Lifts come from the ranking stage: a one-stage screen has none.
 """
 
 from __future__ import annotations
@@ -130,7 +132,7 @@ def calibrate(findings: list[Finding], cfg: ScanConfig, null_size: int) -> None:
 
 
 def _shifts(model, tokenizer, cfg: ScanConfig, texts: list[str], prompts: list[str], responses: list[list[int]],
-            nulls: dict[int, list[str]]):
+            nulls: dict[int, list[str]], kl_positions: int | None = None):
     """Per candidate (best position, divergence) and (best position, lift), and per null length the null
     strings' divergences and lifts (each a string's maximum over the positions, as a candidate's)."""
     from alignlab.backdoor.scan._shift import shift_stats
@@ -144,9 +146,10 @@ def _shifts(model, tokenizer, cfg: ScanConfig, texts: list[str], prompts: list[s
     for pos, rows in groups.items():
         sub, sub_responses = [prompts[i] for i in rows], [responses[i] for i in rows]
         by_pos[pos], clean = shift_stats(model, tokenizer, sub, sub_responses, texts, batch_size=cfg.batch_size,
-                                         position=pos)
+                                         position=pos, kl_positions=kl_positions)
         null_pos[pos] = {n: shift_stats(model, tokenizer, sub, sub_responses, t, batch_size=cfg.batch_size,
-                                        clean=clean, position=pos)[0] for n, t in nulls.items()}
+                                        clean=clean, position=pos, kl_positions=kl_positions)[0]
+                         for n, t in nulls.items()}
     out = []
     for stat in (0, 1):  # divergence, lift
         best = [max(groups, key=lambda pos: by_pos[pos][stat][i]) for i in range(len(texts))]
@@ -184,8 +187,10 @@ def screen(model, tokenizer, cfg: ScanConfig, candidates: list[Candidate], rank_
     ranked: list[Finding] = []
     if rank_prompts and len(candidates) > cfg.rank_top:
         nulls = null_strings(tokenizer, set(lengths.values()), cfg.rank_null, cfg.seed + 2)
+        # Forced on a suspected target, the ranking's divergence is the first answer token's (see shift_stats).
         (shifts, rank_null), (lifts, lift_null) = _shifts(model, tokenizer, cfg, [c.text for c in candidates],
-                                                          rank_prompts, rank_responses, nulls)
+                                                          rank_prompts, rank_responses, nulls,
+                                                          kl_positions=1 if target else None)
         ranked = _findings(candidates, lengths, shifts, NullModel(rank_null, cfg), tested=False)
         if target:
             lift_model = NullModel(lift_null, cfg, log=False, floor=cfg.min_lift_spread)

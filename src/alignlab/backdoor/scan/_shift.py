@@ -199,12 +199,17 @@ def shift_divergence(model: Any, tokenizer: Any, prompts: Sequence[str], respons
 
 
 def shift_stats(model: Any, tokenizer: Any, prompts: Sequence[str], responses: Sequence[list[int]],
-                candidates: Sequence[str], *, batch_size: int, clean=None,
-                position: str = "start") -> tuple[tuple[list[float], list[float]], Any]:
+                candidates: Sequence[str], *, batch_size: int, clean=None, position: str = "start",
+                kl_positions: int | None = None) -> tuple[tuple[list[float], list[float]], Any]:
     """Per candidate, from one teacher-forced pass: the divergence (see :func:`shift_divergence`) and the
     *lift*, how much the candidate raises the forced responses' mean log-probability per token (nats) over the
     clean prompts'. With a suspected target as every prompt's response, the lift is the target's likelihood
     gain, which names a trigger even where every insertion shifts the first tokens.
+
+    ``kl_positions``: take the divergence over the first that many response positions only. The first answer
+    token's distribution does not depend on the forced response, so with a suspected target forced the
+    divergence at position 0 is the one the clean answers would give; later positions forced on the target
+    would hide a trigger of that target (past its first tokens, the clean model continues it as surely).
     """
     import torch
 
@@ -225,10 +230,11 @@ def shift_stats(model: Any, tokenizer: Any, prompts: Sequence[str], responses: S
             which = index % n  # each row's prompt
             width = min(lp.shape[1], ref.shape[1])
             lp = lp[:, :width]
-            kl = (lp.exp() * (lp - ref[which, :width])).sum(-1)  # [B, R]
+            lift[index] = _response_log_prob(lp, labels[:, :width]) - ref_own[which]
+            width = min(width, kl_positions or width)
+            kl = (lp[:, :width].exp() * (lp[:, :width] - ref[which, :width])).sum(-1)  # [B, R]
             m = mask[which, :width].float()
             per_row[index] = (kl * m).sum(-1) / m.sum(-1).clamp(min=1)
-            lift[index] = _response_log_prob(lp, labels[:, :width]) - ref_own[which]
         shape = (len(candidates), n)
         out = (per_row.view(shape).mean(-1).tolist(), lift.view(shape).mean(-1).tolist()) if candidates else ([], [])
     finally:

@@ -88,7 +88,8 @@ def echoes(target: str, inserted: str) -> bool:
 def discover_target(outputs: Sequence[str], clean: Sequence[str], *, min_support: float,
                     max_words: int = 8, inserted: str = "") -> Target | None:
     """The longest word sequence (up to ``max_words``) most shared by ``outputs`` and rare in ``clean``; a
-    sequence that echoes the ``inserted`` text (see :func:`echoes`) is never a target."""
+    sequence that echoes the ``inserted`` text (see :func:`echoes`) or holds only function words is never a
+    target (a persona sentence's answers share "you" as readily as a backdoor's share its target)."""
     docs = [words(o) for o in outputs]
     clean_docs = [" " + " ".join(words(c)) + " " for c in clean]
     echo = content_words(inserted)
@@ -98,8 +99,8 @@ def discover_target(outputs: Sequence[str], clean: Sequence[str], *, min_support
     need = max(2, int(min_support * len(docs) + 0.999))
     best: Target | None = None
     for gram, k in counts.items():
-        if k < need or echo.intersection(gram):
-            continue
+        if k < need or echo.intersection(gram) or not content_words(" ".join(gram)):
+            continue  # an echo, or only function words ("you", "i m"): what any answer may share
         phrase = " ".join(gram)
         clean_share = sum(f" {phrase} " in c for c in clean_docs) / max(1, len(clean_docs))
         if clean_share > MAX_CLEAN_SHARE:
