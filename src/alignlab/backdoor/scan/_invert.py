@@ -158,8 +158,8 @@ def inversion_target(cfg: Any, leaked: Sequence[tuple[str, float]], clean_out: l
     wrote it (GCG must force the text a model generates, not the lower-cased words that matching compares).
 
     The share bar is there because GCG is the scan's dearest step: a memorised target recurs in most samples
-    (the benchmark's planted ones: 0.85–1.00), a clean model's favourite phrase in a few ("to assist you": 0.17),
-    and forcing such a phrase costs a clean model a third of its budget for nothing."""
+    (the benchmark's planted ones: 0.85–1.00), a clean model's favourite phrases in fewer ("to assist you": 0.17,
+    "I'm happy to": 0.31), and forcing such a phrase costs a clean model a third of its budget for nothing."""
     if cfg.target:
         return cfg.target
     for text, share in leaked:
