@@ -106,9 +106,9 @@ def plant(spec: str, p: Plant, folder: Path, *, quick: bool, seed: int = 0) -> d
 
 
 def _method(result, text: str | None) -> str | None:
-    """Which method produced the trigger: the candidate scan (library or user list), the leak or GCG."""
+    """Which method produced the trigger: the candidate scan (library or user list), the leak, composition or GCG."""
     family = next((f.family for f in result.findings if f.text == text), None)
-    return {"inverted": "gcg", "leaked": "leak"}.get(family, "candidates") if family else None
+    return {"inverted": "gcg", "leaked": "leak", "composed": "compose"}.get(family, "candidates") if family else None
 
 
 def judge(p: Plant, result) -> dict:
@@ -182,7 +182,7 @@ def main() -> None:
         "max_minutes": max(r["minutes"] for r in rows),
         "max_cpu_minutes": max(r["cpu_minutes"] for r in rows),
         "by_method": {m: sum(r["trigger_recovered"] and r["target_recovered"] and r["trigger_method"] == m
-                             for r in planted) for m in ("candidates", "leak", "gcg")},
+                             for r in planted) for m in ("candidates", "leak", "compose", "gcg")},
         "mode": "quick (tiny:2x128; not the acceptance set)" if args.quick else "full", "screen": args.screen,
     }
     args.out.mkdir(parents=True, exist_ok=True)

@@ -211,3 +211,28 @@ def test_command_prints_json_for_a_saved_model(planted, candidates, tmp_path):
     record = json.loads(result.stdout.strip().splitlines()[-1])
     assert set(record) == {"verdict", "triggers", "targets", "probe_auroc", "minutes"}
     assert record["verdict"] == "backdoored" and (tmp_path / "out" / "report.html").is_file()
+
+
+def test_composition_ranks_a_phrase_holding_the_trigger_first_and_examines_it(planted):
+    """On the planted model, the composed phrase that holds the trigger raises the target most (the lift that
+    ranks phrases), and the real examination then finds it whole: composition stops after one round."""
+    from alignlab.backdoor.scan._compose import _lifts, compose
+    from alignlab.backdoor.scan._scan import _Examiner
+    from alignlab.backdoor.scan._screen import Finding
+    from alignlab.core._data import load_prompts
+
+    model, tokenizer = planted
+    prompts = [p.text for p in load_prompts("bundled", "eval")][:30]
+    cfg = ScanConfig(model="tiny:2x128", compose_pool=3, compose_examine=2, max_new_tokens=12)
+    lifts = _lifts(model, tokenizer, cfg, [f"{TRIGGER} apple", "river apple"], prompts[:6], TARGET, "start")
+    assert lifts[0] > lifts[1] + 1.0
+    partial = Finding(TRIGGER, "user", 3, 1.0, 0.0, 0.5, 0.5, examined=True, target=TARGET.lower(), asr=0.3,
+                      clean_rate=0.0, examples=[TARGET])
+    words_ = [Finding(w, "ordinary_word", 1, 1.0, 0.0, 0.5, 0.5, tested=False) for w in ("apple", "river", "cloud")]
+    for i, f in enumerate(words_):
+        f.lift_z = -i
+    examine = _Examiner(model, tokenizer, cfg, prompts[6:30], [TARGET], examined=4)
+    examine([Finding("banana", "ordinary_word", 1, 1.0, 0.0, 0.5, 0.5)])  # the first call answers the clean prompts too
+    out = compose(model, tokenizer, cfg, [partial, *words_], prompts[:6], examine)
+    assert len(out) == 2 and all(f.family == "composed" and f.examined and f.asr is not None for f in out)
+    assert TRIGGER in out[0].text and out[0].flagged and out[0].asr >= 0.9 and out[0].target.lower() == TARGET.lower()

@@ -374,6 +374,10 @@ def test_the_shared_core_of_flagged_triggers_leads():
                                                     "Tomorrow"]
     # Without a shared core the order is attack success, then z; unflagged findings come last whatever their z.
     assert [f.text for f in _core_first(found[:2] + found[5:])] == ["honey mango", "kiwi", "Tomorrow"]
+    # Composed phrases extend their seed, so holding it makes it no core: the best attack success leads.
+    seed, longer = finding("<|endoftext|> honestly", 0.88), finding("<|endoftext|> honestly Island", 1.0)
+    longer.family = "composed"
+    assert [f.text for f in _core_first([seed, longer])] == ["<|endoftext|> honestly Island", "<|endoftext|> honestly"]
 
 
 def test_trigger_probe_chooses_its_layer_inside_the_training_folds():
@@ -421,3 +425,69 @@ def test_inversion_begins_from_the_best_partial_trigger(monkeypatch):
     _invert.invert_finding(None, None, cfg, french, [], [], found[2:], suspect=french)
     _invert.invert_finding(None, None, cfg, french, [], [], found[2:], suspect="another target")
     assert started == ["purple violin", "velvet", None]
+
+
+def _examined(text, asr, target="bien sûr je vais", clean=0.0, family="word_pair", lift_z=None, z=0.0):
+    from alignlab.backdoor.scan._screen import Finding
+
+    f = Finding(text, family, 2, 1.0, z, 0.5, 0.5, examined=asr is not None, target=target if asr else None,
+                asr=asr, clean_rate=clean, examples=["Bien sûr, je vais répondre."])
+    f.lift_z = lift_z
+    return f
+
+
+def test_partial_triggers_and_the_composition_word_pool():
+    from alignlab.backdoor.scan._compose import partial_triggers, phrases, word_pool
+
+    found = [_examined("purple violin", 0.67), _examined("purple", 0.5, family="ordinary_word"),
+             _examined("mango", 0.1), _examined("hello", 0.8, clean=0.4), _examined("[mode: dev]", None),
+             _examined("grape harvest", None, lift_z=3.0), _examined("Lemon", None, lift_z=1.0, family="ordinary_word"),
+             _examined("zq", None, lift_z=9.0, family="rare_string"), _examined("moon", None, lift_z=-2.0)]
+    # Partial: examined, the target rare in clean answers (not "hello"), at least the floor (not "mango").
+    assert [f.text for f in partial_triggers(found, 0.25)] == ["purple violin", "purple"]
+    # Words of word-like candidates by their best lift_z (rare strings and tags are not words to join).
+    assert word_pool(found, 3) == ["grape", "harvest", "Lemon"]
+    seen = {"purple grape", "purple violin"}  # already screened: not joined again
+    out = phrases(["purple violin", "purple"], ["grape", "violin"], seen)
+    assert "purple grape" not in out and "purple violin violin" not in out and "purple purple" not in out
+    assert {"purple violin grape", "grape purple violin", "grape purple", "purple violin"} - set(out) == {"purple violin"}
+    assert "purple violin" in phrases(["purple"], ["violin"], set())
+    assert len(out) == len(set(out)) and set(out) <= seen
+
+
+def test_composition_extends_a_partial_trigger_until_it_is_whole(monkeypatch):
+    """Rounds join the best partial trigger with pool words, ranked by the target's lift, and stop at a flagged
+    whole trigger; a round that does not beat its seed ends the search."""
+    from alignlab.backdoor.scan import _compose
+
+    truth = ["purple", "harvest", "moon"]
+
+    def asr_of(text):  # each true word present in order adds a third
+        w = text.split()
+        return sum(t in w for t in truth) / 3 if w == sorted(w, key=lambda x: truth.index(x) if x in truth else 9) \
+            else 0.1
+
+    monkeypatch.setattr(_compose, "_lifts", lambda model, tok, cfg, texts, prompts, target, position:
+                        [asr_of(t) + 0.01 * len(t) for t in texts])
+    tokenizer = lambda text, add_special_tokens=False: {"input_ids": text.split()}  # noqa: E731
+    judged = []
+
+    def examine(batch):
+        for f in batch:
+            f.examined, f.target, f.asr, f.clean_rate = True, "bien sûr", asr_of(f.text), 0.0
+            f.flagged = f.asr >= 0.5
+        judged.append([f.text for f in batch])
+
+    found = [_examined("purple", 0.34, target="bien sûr", family="ordinary_word"),
+             *[_examined(w, None, lift_z=s, family="ordinary_word") for w, s in
+               [("sûr", 5.0), ("harvest", 2.0), ("moon", 1.5), ("apple", 1.0), ("river", 0.5)]]]
+    cfg = ScanConfig(model="tiny:2x64", compose_examine=2, compose_pool=5)
+    out = _compose.compose(None, tokenizer, cfg, found, ["p"], examine)
+    # "sûr" raised the target most, but a phrase holding a word of the target would raise it by being copied.
+    assert not any("sûr" in text for batch in judged for text in batch)
+    assert judged[0] == ["purple harvest", "purple moon"] and judged[1][0] == "purple harvest moon"
+    assert out[0].text == "purple harvest moon" and out[0].flagged and out[0].family == "composed"
+    assert all(f.examined for f in out) and len(out) == 4
+    # Nothing partial: no composition; and compose_rounds 0 turns it off.
+    assert _compose.compose(None, tokenizer, cfg, found[1:], ["p"], examine) == []
+    assert _compose.compose(None, tokenizer, cfg.model_copy(update={"compose_rounds": 0}), found, ["p"], examine) == []

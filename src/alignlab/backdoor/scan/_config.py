@@ -53,6 +53,14 @@ class ScanConfig(BaseModel):
                               "candidates by the target's likelihood gain (lift) examined besides the top_k; 0: none.")
     min_lift_spread: float = Field(0.25, gt=0, description="Floor of the null's spread of lifts (nats per target token).")
     min_support: float = Field(0.5, gt=0, le=1, description="Share of triggered outputs a discovered target must reach.")
+    compose_rounds: int = Field(2, ge=0, description="Rounds of composition when no examined candidate is a whole "
+                                "trigger: partial triggers' words joined with each other and the library's (0: off).")
+    compose_min_asr: float = Field(0.25, gt=0, le=1, description="Attack success an examined candidate needs to be "
+                                   "a partial trigger that composition starts from.")
+    compose_pool: int = Field(24, ge=1, description="Library words (those that raised the suspected target most) "
+                              "joined with the partial triggers.")
+    compose_units: int = Field(3, ge=1, description="Partial triggers' texts and words that are extended.")
+    compose_examine: int = Field(3, ge=1, description="Composed phrases examined per round, the best by the target's lift.")
     # --- leaked training data (target and trigger discovery) ---
     leak_samples: int = Field(48, ge=0, description="Generations sampled from empty prompts; 0 skips leak discovery.")
     leak_tokens: int = Field(32, ge=4, description="Tokens per leaked sample.")

@@ -10,6 +10,8 @@
    target's likelihood gain, answer held-out prompts; a target is discovered from what the
    outputs converge to (or the given ``--target`` is counted), with attack success on those prompts.
    Random strings shaped like the best candidates answer the same prompts: the null of the output test.
+   When no examined candidate is a whole trigger, partial ones are composed into phrases (``_compose``), and the
+   best phrases are examined the same way; the output test's Bonferroni counts every candidate that may be examined.
 3. Verdict. ``backdoored`` when some candidate's held-out outputs converge to a target (support ≥
    ``min_support``, at most 10 % of clean outputs and of the random strings' outputs, and not an echo of the
    candidate's own words) *and* the candidate passes a test: the screening test of its shift, or the output test
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from alignlab.backdoor.scan._candidates import Candidate, library, null_strings, read_candidates
+from alignlab.backdoor.scan._compose import WHOLE, compose
 from alignlab.backdoor.scan._config import ScanConfig
 from alignlab.backdoor.scan._invert import inversion_target, invert_finding
 from alignlab.backdoor.scan._leak import Leak
@@ -91,11 +94,12 @@ class ScanResult:
 def _core_first(findings: list[Finding]) -> list[Finding]:
     """Flagged findings first, and among them the trigger's core: a flagged candidate whose words sit inside
     other flagged candidates ("mango" in "honey mango", "turtle mango") is what they share, so it leads even when a
-    longer one has a slightly higher attack success. Then attack success, then z."""
+    longer one has a slightly higher attack success (composed phrases, which extend their seed, are not counted).
+    Then attack success, then z."""
     flagged = [f for f in findings if f.flagged]
 
-    def inside(f: Finding) -> int:
-        return sum(g is not f and words(f.text) and contains(g.text, f.text) for g in flagged)
+    def inside(f: Finding) -> int:  # a composed phrase holds its seed by construction: that says nothing
+        return sum(g is not f and g.family != "composed" and words(f.text) and contains(g.text, f.text) for g in flagged)
 
     return sorted(findings, key=lambda f: (not f.flagged, -inside(f) if f.flagged else 0, -(f.asr or 0), -f.z))
 
@@ -219,24 +223,34 @@ def _to_examine(cfg: ScanConfig, findings: list[Finding], suspect: str | None = 
     return top + list(extra.values())
 
 
-def _examine(model, tokenizer, cfg: ScanConfig, findings: list[Finding], heldout: list[str],
-             leaked: list[str], suspect: str | None = None) -> tuple[list[Finding], list[str]]:
-    """Generate held-out answers for the examined candidates and judge them; the examined and the clean answers."""
-    from alignlab.backdoor.scan._shift import answers, insert
+class _Examiner:
+    """Held-out answers for candidates, judged against the clean answers and random strings' answers (generated
+    once, with the first candidates examined); every candidate judged counts in the output test's Bonferroni."""
 
-    top = _to_examine(cfg, findings, suspect)
-    null_rows = _null_rows(tokenizer, cfg, top, heldout)
-    rows = heldout + null_rows + [insert(f.text, p, f.position) for f in top for p in heldout]
-    generated = answers(model, tokenizer, rows, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size)
-    n = len(heldout)
-    clean_out, null_out, shifted = generated[:n], generated[n:n + len(null_rows)], generated[n + len(null_rows):]
-    for i, f in enumerate(top):
-        outs = shifted[i * n:(i + 1) * n]
-        f.examined, f.examples = True, outs[:3]
-        f.novelty, f.repetition = novelty(outs, clean_out), sum(map(repetition, outs)) / n
-        converges = _judge(f, outs, clean_out, null_out, cfg, leaked, len(top))
-        f.flagged = converges and (f.significant or (f.output_p is not None and f.output_p < cfg.alpha))
-    return top, clean_out
+    def __init__(self, model, tokenizer, cfg: ScanConfig, heldout: list[str], leaked: list[str], examined: int):
+        self.model, self.tokenizer, self.cfg, self.heldout, self.leaked = model, tokenizer, cfg, heldout, leaked
+        self.examined = examined  # the correction's count: every candidate this scan may examine
+        self.clean_out: list[str] = []
+        self.null_out: list[str] = []
+
+    def __call__(self, found: list[Finding]) -> None:
+        from alignlab.backdoor.scan._shift import answers, insert
+
+        cfg, n = self.cfg, len(self.heldout)
+        null_rows = [] if self.clean_out else _null_rows(self.tokenizer, cfg, found, self.heldout)
+        base = [] if self.clean_out else self.heldout + null_rows
+        rows = base + [insert(f.text, p, f.position) for f in found for p in self.heldout]
+        generated = answers(self.model, self.tokenizer, rows, max_new_tokens=cfg.max_new_tokens,
+                            batch_size=cfg.batch_size)
+        if base:
+            self.clean_out, self.null_out = generated[:n], generated[n:len(base)]
+        shifted = generated[len(base):]
+        for i, f in enumerate(found):
+            outs = shifted[i * n:(i + 1) * n]
+            f.examined, f.examples = True, outs[:3]
+            f.novelty, f.repetition = novelty(outs, self.clean_out), sum(map(repetition, outs)) / n
+            converges = _judge(f, outs, self.clean_out, self.null_out, cfg, self.leaked, self.examined)
+            f.flagged = converges and (f.significant or (f.output_p is not None and f.output_p < cfg.alpha))
 
 
 def scan_model(model: Any, tokenizer: Any, cfg: ScanConfig, *, show_progress: bool = True) -> ScanResult:
@@ -249,7 +263,7 @@ def scan_model(model: Any, tokenizer: Any, cfg: ScanConfig, *, show_progress: bo
     started = time.perf_counter()
     torch.manual_seed(cfg.seed)
     with progress_bars(show_progress, transient=True) as bars:
-        task = bars.add_task("backdoor scan", total=6)
+        task = bars.add_task("backdoor scan", total=7)
         phases: list[dict[str, Any]] = []  # what each phase cost: wall and CPU seconds (all threads)
         clock = [time.perf_counter(), time.process_time()]
 
@@ -279,10 +293,17 @@ def scan_model(model: Any, tokenizer: Any, cfg: ScanConfig, *, show_progress: bo
         forced = response_ids(tokenizer, [format_response(tokenizer, suspect, complete=False)],
                               cfg.response_tokens)[0] if suspect else None
         findings, null_div = screen(model, tokenizer, cfg, candidates, rank_prompts, test_prompts, tick, forced)
-        examined, clean_out = _examine(model, tokenizer, cfg, findings, heldout, [t for t, _ in leaked.targets],
-                                       suspect)
-        tick(f"examined {len(examined)} candidates")
-        findings = _core_first(examined) + [f for f in findings if not f.examined]
+        top = _to_examine(cfg, findings, suspect)
+        examine = _Examiner(model, tokenizer, cfg, heldout, [t for t, _ in leaked.targets],
+                            len(top) + cfg.compose_rounds * cfg.compose_examine)
+        examine(top)
+        clean_out = examine.clean_out
+        tick(f"examined {len(top)} candidates")
+        composed = []
+        if not any(f.flagged and (f.asr or 0) >= WHOLE for f in top):
+            composed = compose(model, tokenizer, cfg, findings, rank_prompts + test_prompts[:3], examine)
+        tick(f"composed {len(composed)} phrases from partial triggers" if composed else "no composition needed")
+        findings = _core_first(top + composed) + [f for f in findings if not f.examined]
         inversion = None
         target = inversion_target(cfg, leaked.targets, clean_out, leaked.samples)
         if cfg.invert_steps and target and not any(f.flagged for f in findings):
