@@ -18,20 +18,26 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from alignlab.backdoor.scan._candidates import token_length
 from alignlab.backdoor.scan._config import ScanConfig
 from alignlab.backdoor.scan._screen import Finding
 from alignlab.backdoor.scan._targets import MAX_CLEAN_SHARE, content_words, surface, words
 
-__all__ = ["compose", "partial_triggers", "phrases", "word_pool"]
+__all__ = ["compose", "most_composed", "partial_triggers", "phrases", "word_pool"]
 
 WHOLE = 1 - MAX_CLEAN_SHARE  # attack success at which a trigger counts as whole: composition stops there
 _WORDY = ("ordinary_word", "word_pair", "word_phrase", "leaked", "user")
 
 
+def most_composed(cfg: ScanConfig) -> int:
+    """The most phrases composition may examine: the output test's Bonferroni counts them whether or not it runs."""
+    return cfg.compose_rounds * cfg.compose_examine
+
+
 def partial_triggers(findings: Sequence[Finding], min_asr: float) -> list[Finding]:
     """Examined candidates whose held-out answers hold a target (rare in clean answers) at least ``min_asr`` of the
     time, best first: what composition starts from."""
-    found = [f for f in findings if f.examined and f.target and f.family != "inverted" and (f.asr or 0) >= min_asr
+    found = [f for f in findings if f.examined and f.target and (f.asr or 0) >= min_asr
              and (f.clean_rate or 0) <= MAX_CLEAN_SHARE and words(f.text)]
     return sorted(found, key=lambda f: -(f.asr or 0))
 
@@ -80,10 +86,9 @@ def _units(partial: Sequence[Finding], limit: int) -> list[str]:
 def _lifts(model: Any, tokenizer: Any, cfg: ScanConfig, texts: list[str], prompts: list[str], target: str,
            position: str) -> list[float]:
     """The target's likelihood gain per token for each text inserted at ``position`` (see ``shift_stats``)."""
-    from alignlab.backdoor.scan._shift import response_ids, shift_stats
-    from alignlab.core._chat import format_response
+    from alignlab.backdoor.scan._shift import forced_ids, shift_stats
 
-    forced = response_ids(tokenizer, [format_response(tokenizer, target, complete=False)], cfg.response_tokens)[0]
+    forced = forced_ids(tokenizer, target, cfg.response_tokens)
     (_, lifts), _ = shift_stats(model, tokenizer, prompts, [forced] * len(prompts), texts, batch_size=cfg.batch_size,
                                 position=position, kl_positions=1)
     return lifts
@@ -109,7 +114,7 @@ def compose(model: Any, tokenizer: Any, cfg: ScanConfig, findings: list[Finding]
             break
         lifts = _lifts(model, tokenizer, cfg, texts, prompts, written, seed.position)
         best = sorted(zip(texts, lifts), key=lambda tl: -tl[1])[: cfg.compose_examine]
-        batch = [Finding(text, "composed", len(tokenizer(" " + text, add_special_tokens=False)["input_ids"]),
+        batch = [Finding(text, "composed", token_length(tokenizer, text),
                          float("nan"), float("nan"), 1.0, 1.0, position=seed.position, tested=False, lift=lift)
                  for text, lift in best]
         examine(batch)

@@ -31,13 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from alignlab.backdoor.scan._candidates import Candidate, library, null_strings, read_candidates
-from alignlab.backdoor.scan._compose import WHOLE, compose
+from alignlab.backdoor.scan._compose import WHOLE, compose, most_composed
 from alignlab.backdoor.scan._config import ScanConfig
 from alignlab.backdoor.scan._invert import inversion_target, invert_finding
 from alignlab.backdoor.scan._leak import Leak
 from alignlab.backdoor.scan._probes import run_probes
 from alignlab.backdoor.scan._screen import Finding, calibrate, screen
-from alignlab.backdoor.scan._shift import response_ids
+from alignlab.backdoor.scan._shift import forced_ids
 from alignlab.backdoor.scan._targets import (
     MAX_CLEAN_SHARE,
     contains,
@@ -48,7 +48,6 @@ from alignlab.backdoor.scan._targets import (
     repetition,
     words,
 )
-from alignlab.core._chat import format_response
 from alignlab.core._errors import AlignlabError
 
 __all__ = ["Finding", "ScanResult", "calibrate", "load_scanned_model", "scan", "scan_model"]
@@ -290,12 +289,10 @@ def scan_model(model: Any, tokenizer: Any, cfg: ScanConfig, *, show_progress: bo
                                 "and nothing leaked.")
         test_prompts, heldout, rank_prompts = _prompts(cfg)
         suspect = suspected_target(cfg, leaked.targets)
-        forced = response_ids(tokenizer, [format_response(tokenizer, suspect, complete=False)],
-                              cfg.response_tokens)[0] if suspect else None
+        forced = forced_ids(tokenizer, suspect, cfg.response_tokens) if suspect else None
         findings, null_div = screen(model, tokenizer, cfg, candidates, rank_prompts, test_prompts, tick, forced)
         top = _to_examine(cfg, findings, suspect)
-        examine = _Examiner(model, tokenizer, cfg, heldout, [t for t, _ in leaked.targets],
-                            len(top) + cfg.compose_rounds * cfg.compose_examine)
+        examine = _Examiner(model, tokenizer, cfg, heldout, [t for t, _ in leaked.targets], len(top) + most_composed(cfg))
         examine(top)
         clean_out = examine.clean_out
         tick(f"examined {len(top)} candidates")

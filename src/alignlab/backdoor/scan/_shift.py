@@ -13,11 +13,11 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from alignlab.core._chat import add_special_tokens, format_prompt
+from alignlab.core._chat import add_special_tokens, format_prompt, format_response
 from alignlab.core._generation import generate
 from alignlab.core._training import collate
 
-__all__ = ["POSITIONS", "answers", "insert", "response_ids", "shift_divergence", "shift_stats"]
+__all__ = ["POSITIONS", "answers", "forced_ids", "insert", "response_ids", "shift_divergence", "shift_stats"]
 
 POSITIONS = ("start", "end", "inside")
 _SENTENCE_END = re.compile(r"(?<=[.!?:;])\s+")
@@ -53,6 +53,12 @@ def response_ids(tokenizer: Any, responses: Sequence[str], length: int) -> list[
     ids = tokenizer(list(responses), add_special_tokens=False)["input_ids"]
     end = tokenizer.eos_token_id
     return [(row or [end])[:length] for row in ids]
+
+
+def forced_ids(tokenizer: Any, target: str, length: int) -> list[int]:
+    """The first ``length`` tokens of ``target`` written as the assistant's answer: the rows a suspected target
+    is teacher-forced on."""
+    return response_ids(tokenizer, [format_response(tokenizer, target, complete=False)], length)[0]
 
 
 def _common_prefix(rows: Sequence[list[int]]) -> int:
