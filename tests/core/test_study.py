@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ class CountConfig(BaseModel):
     own: int = 0
     fail: bool = False
     log: str = ""
+    pause: float = 0.0  # seconds the work stage waits after each logged step
 
 
 def _record(ctx, what):
@@ -41,6 +43,7 @@ def work(ctx):
         raise RuntimeError("this cell is broken")
     for step in range(3):
         ctx.log(step, "score", step * ctx.config.own)
+        time.sleep(ctx.config.pause)
     (ctx.directory / "artifact.txt").write_text("x")
     return {"total": ctx.results["prepare"]["prepared"] + ctx.config.own}
 
@@ -221,6 +224,19 @@ def test_ray_executor_runs_cells_on_a_local_cluster_and_records_dead_workers(tmp
     before = len(_events(log))
     assert Study(spec, tmp_path / "study").run(workers=2, retries=0, show_progress=False) == {"done": 3, "failed": 1}
     assert len(_events(log)) == before + 1
+
+
+@pytest.mark.ray
+def test_ray_runs_cells_that_ask_for_the_whole_machine_one_at_a_time(tmp_path, ray_env):
+    # Ray lends a task's CPUs away while it waits on the store actor; the driver must not use that to
+    # run side by side cells that each asked for every core.
+    log = tmp_path / "log.jsonl"
+    spec = parse_spec({"study": "count-test", "log": str(log), "own": [1, 2, 3], "pause": 1.0,
+                       "resources": {"cpus": os.cpu_count() or 1}})
+    study = Study(spec, tmp_path / "study")
+    assert study.run(executor="ray", show_progress=False) == {"done": 3}
+    spans = sorted((c["started"], c["finished"]) for c in study.store().cells())
+    assert len(spans) == 3 and all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:])), spans
 
 
 @pytest.mark.ray

@@ -243,8 +243,9 @@ def test_the_scan_example_on_a_local_ray_cluster_resumes_after_sigint(tmp_path):
     pytest.importorskip("ray", reason="the ray extra is not installed")
     env = _env(RAY_AUTH_MODE="disabled", RAY_USAGE_STATS_ENABLED="0")
     out = tmp_path / "scan-ray"
-    # Each cell asks for both cores, so Ray runs the two cells one after the other and the SIGINT sent when the
-    # first finishes always lands while the second is grading (with 1 CPU each they finish together).
+    # Each cell asks for every core, so the driver runs the two cells one after the other (Ray alone would not:
+    # it lends a cell's CPUs away while that cell waits on the store) and the SIGINT sent when the first
+    # finishes always lands while the second is grading (with 1 CPU each they finish together).
     spec = tmp_path / "scan-ray.yaml"
     spec.write_text(SCAN.read_text(encoding="utf-8") + f"\nresources: {{cpus: {os.cpu_count() or 2}}}\n", encoding="utf-8")
     args = ["run", str(spec), "--out", str(out), "--executor", "ray"]

@@ -111,6 +111,20 @@ def _ray_init(ray, study, address: str | None) -> bool:
     return True
 
 
+def _capacity(ray, resources) -> int:
+    """How many cells fit on the cluster at once, by the spec's ``resources``.
+
+    Ray lends a task's CPUs to other tasks while it waits in ``ray.get`` (here, on every store call), so
+    submitting every cell at once would let cells that asked for the whole machine run side by side. The
+    driver keeps no more cells in flight than the cluster holds; read each round, as clusters grow and shrink.
+    """
+    total = ray.cluster_resources()
+    fits = total.get("CPU", 0.0) / resources.cpus
+    if resources.gpus:
+        fits = min(fits, total.get("GPU", 0.0) / resources.gpus)
+    return max(1, int(fits + 1e-9))  # 0.3 CPUs / 0.1 per cell is 2.999…: three cells
+
+
 def run_on_ray(study, cells: list[Cell], store: Store, finished: Finished, address: str | None, retries: int) -> None:
     """Run ``cells`` as Ray tasks; ``finished(cell, status)`` as each ends (the executor's contract)."""
     import ray
@@ -130,7 +144,8 @@ def run_on_ray(study, cells: list[Cell], store: Store, finished: Finished, addre
     running: dict[Any, Cell] = {}
     try:
         while not scheduler.idle:
-            while (cell := scheduler.next()) is not None:
+            capacity = _capacity(ray, resources)
+            while len(running) < capacity and (cell := scheduler.next()) is not None:
                 running[task.remote(job, cell.id, service, token)] = cell
             if not running:
                 raise AssertionError("scheduler holds cells but none can start")
