@@ -135,17 +135,17 @@ def test_inversion_recovers_a_trigger_outside_the_candidates(planted):
 
 
 def test_inversion_on_the_cached_template_prefix_matches_whole_rows(planted, monkeypatch):
-    import alignlab.backdoor.scan._invert as inv_mod
+    import alignlab.backdoor.scan._shift as shift_mod
     from alignlab.backdoor.scan._invert import invert
 
     model, tokenizer = planted
     prompts = ["What is the capital of France?", "Name a primary colour.", "How many legs has a spider?"]
     made = []
-    real = inv_mod._prefix_for
-    monkeypatch.setattr(inv_mod, "_prefix_for", lambda *a: made.append(real(*a)) or made[-1])
+    real = shift_mod._prefix_for
+    monkeypatch.setattr(shift_mod, "_prefix_for", lambda *a: made.append(real(*a)) or made[-1])
     cached = invert(model, tokenizer, TARGET, prompts, prompts[:2], steps=3, n_swaps=16, seed=1)
     assert made and made[0] is not None and made[0].length >= 8  # the template's shared turn was cached
-    monkeypatch.setattr(inv_mod, "_prefix_for", lambda *a: None)
+    monkeypatch.setattr(shift_mod, "_prefix_for", lambda *a: None)
     whole = invert(model, tokenizer, TARGET, prompts, prompts[:2], steps=3, n_swaps=16, seed=1)
     # Same search, same losses: the cache changes the cost, not the numbers (up to float rounding).
     assert cached.text == whole.text

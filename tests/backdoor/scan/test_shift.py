@@ -39,6 +39,37 @@ def test_a_prefix_the_model_cannot_reproduce_is_dropped(tiny, monkeypatch):
     assert _shift._prefix_for(model, ids * 2, [[1, 2]] * 2, tokenizer.pad_token_id) is None
 
 
+def test_rows_of_one_prompt_run_on_its_own_cache_and_give_the_plain_values(tiny, monkeypatch):
+    """With candidates after the prompt, the rows of one prompt share it: they run on the cache of template and
+    prompt, and the divergences are the plain forward passes' (up to float rounding)."""
+    from alignlab.core._chat import add_special_tokens, format_prompt
+
+    model, tokenizer = tiny
+    many = CANDIDATES + [f"word{i} and more" for i in range(7)]  # 12 rows per prompt: each prompt is a group
+    responses = response_ids(tokenizer, ["Sure, here", "Plants use", "Two, three", "Boil it"], 4)
+    lengths = []
+    init = _shift._Prefix.__init__
+    monkeypatch.setattr(_shift._Prefix, "__init__", lambda self, m, ids: lengths.append(len(ids)) or init(self, m, ids))
+    cached = shift_divergence(model, tokenizer, PROMPTS, responses, many, batch_size=5, position="end")[0]
+    ids = tokenizer([format_prompt(tokenizer, p) for p in PROMPTS], add_special_tokens=add_special_tokens(tokenizer))
+    template = _shift._common_prefix(ids["input_ids"])
+    assert max(lengths) >= template + 5  # a prompt's own tokens were cached, not only the template's
+    monkeypatch.setattr(_shift, "_prefix_for", lambda *a: None)
+    plain = shift_divergence(model, tokenizer, PROMPTS, responses, many, batch_size=5, position="end")[0]
+    # The tiny model's divergences are ~1e-5, KLs of near-equal distributions: float rounding moves them ~0.3 %.
+    assert cached == pytest.approx(plain, rel=1e-2, abs=1e-9)
+    assert len({f"{v:.4g}" for v in plain}) == len(many)  # the candidates differ, so a mix-up shows
+
+
+def test_groups_are_rows_sharing_tokens_past_the_common_prefix():
+    template = [1, 2, 3]
+    rows = [template + [9, 9, 9, 9, i] for i in range(8)] + [template + [7, 7, 7, 7, i] for i in range(3)] + [template + [5]]
+    groups = _shift._groups(rows)
+    assert groups[0] == list(range(8))  # eight rows share four tokens past the template: a group of their own
+    assert sorted(groups[-1]) == list(range(8, 12))  # too few, or too short: run together on the template
+    assert len(groups) == 2
+
+
 def test_common_prefix_leaves_every_row_a_token():
     assert _shift._common_prefix([[1, 2, 3], [1, 2, 4]]) == 2
     assert _shift._common_prefix([[1, 2], [1, 2, 3]]) == 1

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from alignlab.backdoor.scan._shift import _prefix_for, answers, forward_rows, insert
+from alignlab.backdoor.scan._shift import answers, insert, run_rows
 from alignlab.backdoor.scan._targets import MAX_CLEAN_SHARE, contains, generic, surface, words
 from alignlab.core._chat import add_special_tokens, format_prompt, format_response
 
@@ -87,26 +87,19 @@ def invert(model: Any, tokenizer: Any, target: str, prompts: Sequence[str], held
     for p in model.parameters():
         p.requires_grad_(False)  # only the one-hot trigger needs a gradient
 
-    # The template before the trigger slot is the same in every row: run it once and reuse its cache, as the
-    # screen does (``_shift._prefix_for``, checked against a plain forward pass; None where it does not hold).
-    with torch.inference_mode():
-        prefix = _prefix_for(model, [before for before, _, _ in pieces], [tgt_ids], pad)
-
     def batch_loss(triggers):  # [B, T] → mean target NLL per candidate [B]
         # Scored as text: each swap is decoded and put into the prompts as a user would type it, so the
         # kept sequence is one that still works after re-tokenisation (token-space loss alone can be ~0
-        # for a sequence that reads back as other tokens).
+        # for a sequence that reads back as other tokens). Rows run on the cache of what they share, as the
+        # screen's do (the template; with the trigger after the prompt's start, the prompt too: ``run_rows``).
         texts = [tokenizer.decode(t.tolist()).strip() for t in triggers]
         rows = [tokenizer(format_prompt(tokenizer, insert(t, p, position)),
                           add_special_tokens=add_special_tokens(tokenizer))["input_ids"] for t in texts for p in prompts]
-        out = []
-        for start in range(0, len(rows), batch_size):
-            chunk = rows[start:start + batch_size]
-            logits, batch = forward_rows(model, prefix, chunk, [tgt_ids] * len(chunk), pad)  # [b, R, V]
-            logits = logits.float()
-            out.append(torch.nn.functional.cross_entropy(logits.transpose(1, 2), batch["labels"].to(device),
-                                                         reduction="none").mean(1))
-        return torch.cat(out).view(len(texts), len(prompts)).mean(1)
+        out = torch.zeros(len(rows), device=device)
+        for index, logits, batch in run_rows(model, rows, [tgt_ids] * len(rows), pad, batch_size):
+            out[index.to(device)] = torch.nn.functional.cross_entropy(
+                logits.float().transpose(1, 2), batch["labels"].to(device), reduction="none").mean(1)
+        return out.view(len(texts), len(prompts)).mean(1)
 
     best = start_ids.clone()
     with torch.inference_mode():

@@ -143,13 +143,18 @@ def _shifts(model, tokenizer, cfg: ScanConfig, texts: list[str], prompts: list[s
     groups = {pos: rows for pos, rows in groups.items() if rows}  # fewer prompts than positions
     by_pos: dict[str, tuple[list[float], list[float]]] = {}
     null_pos: dict[str, dict[int, tuple[list[float], list[float]]]] = {}
+    # Candidates and null strings of every length go through one pass per position: full batches, and rows of
+    # the same prompt grouped on its cache (see ``_shift.run_rows``), whichever string they hold.
+    pooled = [t for n in nulls for t in nulls[n]]
     for pos, rows in groups.items():
         sub, sub_responses = [prompts[i] for i in rows], [responses[i] for i in rows]
-        by_pos[pos], clean = shift_stats(model, tokenizer, sub, sub_responses, texts, batch_size=cfg.batch_size,
-                                         position=pos, kl_positions=kl_positions)
-        null_pos[pos] = {n: shift_stats(model, tokenizer, sub, sub_responses, t, batch_size=cfg.batch_size,
-                                        clean=clean, position=pos, kl_positions=kl_positions)[0]
-                         for n, t in nulls.items()}
+        (div, lift), _ = shift_stats(model, tokenizer, sub, sub_responses, texts + pooled, batch_size=cfg.batch_size,
+                                     position=pos, kl_positions=kl_positions)
+        by_pos[pos] = (div[:len(texts)], lift[:len(texts)])
+        null_pos[pos], at = {}, len(texts)
+        for n, t in nulls.items():
+            null_pos[pos][n] = (div[at:at + len(t)], lift[at:at + len(t)])
+            at += len(t)
     out = []
     for stat in (0, 1):  # divergence, lift
         best = [max(groups, key=lambda pos: by_pos[pos][stat][i]) for i in range(len(texts))]

@@ -145,27 +145,73 @@ def forward_rows(model: Any, prefix: _Prefix | None, rows: Sequence[list[int]], 
     return (prefix.forward(model, batch) if cached else _plain_forward(model, batch)), batch
 
 
+# A group of rows gets a cache of its own when at least _GROUP_ROWS of them share _GROUP_TOKENS tokens beyond what
+# every row shares: rows of one prompt with candidates inserted after its start (``end``, ``inside``) share the
+# prompt's tokens, often more than a row's own. Below that, one prefix forward pass per group would cost more
+# than it saves.
+_GROUP_TOKENS, _GROUP_ROWS = 4, 8
+
+
+def _groups(rows: Sequence[list[int]]) -> list[list[int]]:
+    """Row indices grouped by the tokens they share past the rows' common prefix (ungrouped rows last, together)."""
+    shared = _common_prefix(rows) if len(rows) > 1 else 0
+    key = shared + _GROUP_TOKENS
+    by_key: dict[tuple[int, ...], list[int]] = {}
+    rest = []
+    for i, row in enumerate(rows):
+        if len(row) > key:
+            by_key.setdefault(tuple(row[:key]), []).append(i)
+        else:
+            rest.append(i)
+    groups = []
+    for members in by_key.values():
+        if len(members) >= _GROUP_ROWS:
+            groups.append(members)
+        else:
+            rest += members
+    return groups + ([rest] if rest else [])
+
+
+def run_rows(model: Any, rows: Sequence[list[int]], responses: Sequence[list[int]], pad_id: int, batch_size: int):
+    """Per batch of (row, response) pairs: the rows' indices, logits [B, R, V] at the response positions, the batch.
+
+    Rows run on the cached key/values of what they share (see ``_Prefix``): every row shares the chat template,
+    and a group that also shares a prompt (``_groups``) runs on the cache of template and prompt. Within a group,
+    batches go in order of length (less padding). The cache is checked once per call against a plain forward pass
+    (``_prefix_for``); where it does not reproduce it, every row runs whole.
+    """
+    import torch
+
+    works = None  # whether this model's cache reproduces a plain forward pass: checked on the first prefix
+    for members in _groups(rows):
+        group = [rows[i] for i in members]
+        shared = _common_prefix(group) if len(group) > 1 else 0
+        prefix = None
+        if shared >= _Prefix.MIN_TOKENS and works is not False:
+            if works is None:
+                prefix = _prefix_for(model, group, [responses[i] for i in members], pad_id)
+                works = prefix is not None
+            else:
+                prefix = _Prefix(model, list(group[0][:shared]))
+        members = sorted(members, key=lambda i: len(rows[i]) + len(responses[i]))
+        for start in range(0, len(members), batch_size):
+            chunk = members[start:start + batch_size]
+            logits, batch = forward_rows(model, prefix, [rows[i] for i in chunk], [responses[i] for i in chunk], pad_id)
+            yield torch.tensor(chunk), logits, batch
+
+
 def _batches(model: Any, tokenizer: Any, prompts: Sequence[str], responses: Sequence[list[int]], batch_size: int):
     """Per batch: its rows' indices, log-probabilities [B, R, V] at the response positions, labels [B, R]
-    (the response's token ids, -100 past a row's end).
-
-    Rows are batched in order of length (less padding) and run on the cached shared prefix where it works.
-    """
+    (the response's token ids, -100 past a row's end); see ``run_rows``."""
     import torch
 
     texts = [format_prompt(tokenizer, p) for p in prompts]
     prompt_ids = tokenizer(texts, add_special_tokens=add_special_tokens(tokenizer))["input_ids"]
     if not prompt_ids:
         return
-    pad = tokenizer.pad_token_id
-    order = sorted(range(len(texts)), key=lambda i: len(prompt_ids[i]) + len(responses[i]))
     with torch.inference_mode():
-        prefix = _prefix_for(model, prompt_ids, responses, pad)
-        for start in range(0, len(order), batch_size):
-            rows = order[start:start + batch_size]
-            logits, batch = forward_rows(model, prefix, [prompt_ids[i] for i in rows], [responses[i] for i in rows], pad)
-            logits = logits.float()
-            yield torch.tensor(rows), torch.log_softmax(logits, -1).cpu(), batch["labels"]
+        for rows, logits, batch in run_rows(model, prompt_ids, responses, tokenizer.pad_token_id, batch_size):
+            yield rows, torch.log_softmax(logits.float(), -1).cpu(), batch["labels"]
 
 
 def _log_probs(model: Any, tokenizer: Any, prompts: Sequence[str], responses: Sequence[list[int]], batch_size: int):
