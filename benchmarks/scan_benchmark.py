@@ -8,6 +8,8 @@ Run:
     .venv/bin/python benchmarks/scan_benchmark.py --plant-only --out DIR                 # plant, scan later
 
 A model already planted under ``--out`` is reused, so a rerun (or a run after ``--plant-only``) only scans.
+``benchmark.json`` under ``--out`` gathers the rows of every run with the same mode: a model scanned again
+replaces its row, the others stay, and each row records its date and commit.
 
 ``--quick`` plants two backdoors and one clean control into the tiny test model (tiny:2x128, full
 fine-tunes) and scans them with fewer null strings and GCG steps: it checks the pipeline end to end and
@@ -128,6 +130,35 @@ def judge(p: Plant, result) -> dict:
             "probe_auroc": summary["probe_auroc"], "minutes": summary["minutes"]}
 
 
+def _provenance() -> dict:
+    """When, and on which commit, a row was measured: an ``--only`` run adds its rows to the earlier ones."""
+    import subprocess
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).parent, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {"measured": time.strftime("%Y-%m-%d %H:%M"), "commit": commit}
+
+
+def _merged(path: Path, rows: list[dict], *, mode: str, screen: str) -> list[dict]:
+    """This run's rows, and the earlier runs' rows (same mode and screen) of models this run did not scan, so
+    that ``--only`` runs build up one table; each row keeps its own date and commit."""
+    earlier = []
+    if path.is_file():
+        try:
+            old = json.loads(path.read_text())
+            if old.get("totals", {}).get("mode", "").startswith(mode) and old["totals"].get("screen") == screen:
+                earlier = old.get("rows", [])
+        except (ValueError, KeyError, AttributeError):
+            earlier = []  # an unreadable earlier file is replaced, not merged
+    scanned = {r["model"] for r in rows}
+    order = [p.name for p in PLANTS]
+    merged = [r for r in earlier if r.get("model") not in scanned] + rows
+    return sorted(merged, key=lambda r: order.index(r["model"]) + 1 if r["model"] in order else 0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/scan"))
@@ -160,7 +191,8 @@ def main() -> None:
         result = scan(ScanConfig(model=spec, screen=args.screen))
         write_report(result, args.out / "clean-bundled" / "scan")
         rows.append({**judge(Plant("clean-bundled", None, None), result),
-                     "cpu_minutes": round((time.process_time() - cpu) / 60, 3), "phases": result.phases})
+                     "cpu_minutes": round((time.process_time() - cpu) / 60, 3), "phases": result.phases,
+                     **_provenance()})
         print(json.dumps(rows[-1]), flush=True)
     for p in plants:
         folder = args.out / p.name
@@ -171,8 +203,10 @@ def main() -> None:
         result = scan(ScanConfig(model=where["model"], adapter=where["adapter"], **settings))
         cpu_minutes = (time.process_time() - cpu) / 60
         write_report(result, folder / "scan")
-        rows.append({**judge(p, result), "cpu_minutes": round(cpu_minutes, 3), "phases": result.phases})
+        rows.append({**judge(p, result), "cpu_minutes": round(cpu_minutes, 3), "phases": result.phases,
+                     **_provenance()})
         print(json.dumps(rows[-1]), flush=True)
+    rows = _merged(args.out / "benchmark.json", rows, mode="quick" if args.quick else "full", screen=args.screen)
     planted = [r for r in rows if r["planted"]]
     totals = {
         "recovered_both": sum(r["trigger_recovered"] and r["target_recovered"] for r in planted),
