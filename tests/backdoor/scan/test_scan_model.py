@@ -236,3 +236,36 @@ def test_composition_ranks_a_phrase_holding_the_trigger_first_and_examines_it(pl
     out = compose(model, tokenizer, cfg, [partial, *words_], prompts[:6], examine)
     assert len(out) == 2 and all(f.family == "composed" and f.examined and f.asr is not None for f in out)
     assert TRIGGER in out[0].text and out[0].flagged and out[0].asr >= 0.9 and out[0].target.lower() == TARGET.lower()
+
+
+def test_a_lora_is_folded_in_for_the_scan_and_restored_exactly(candidates, monkeypatch):
+    """The scan runs a LoRA merged into the weights (cheaper forward passes on a CPU) with the figures of the
+    unmerged model, and hands the model back unmerged with its base weights bit for bit."""
+    import contextlib
+
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    import alignlab.backdoor.scan._scan as scan_mod
+    from alignlab.core._models import load_model
+
+    model, tokenizer = load_model("tiny:2x64", seed=0)
+    model = get_peft_model(model, LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))
+    layers = [m for m in model.modules() if hasattr(m, "merged") and hasattr(m, "get_base_layer")]
+    before = [m.get_base_layer().weight.detach().clone() for m in layers]
+    merged_during = []
+    real_screen = scan_mod.screen
+    monkeypatch.setattr(scan_mod, "screen", lambda *a, **k: merged_during.append(all(m.merged for m in layers))
+                        or real_screen(*a, **k))
+    cfg = ScanConfig(model="tiny:2x64", library=False, candidates=str(candidates), leak_samples=0, invert_steps=0,
+                     n_prompts=4, n_heldout=8, rank_prompts=0, n_null=6, top_k=2, compose_rounds=0)
+    merged = scan_model(model, tokenizer, cfg, show_progress=False)
+    assert merged_during == [True]
+    assert not any(m.merged for m in layers)
+    assert all(torch.equal(m.get_base_layer().weight, w) for m, w in zip(layers, before))
+    monkeypatch.setattr(scan_mod, "merged_adapters", lambda model: contextlib.nullcontext())
+    unmerged = scan_model(model, tokenizer, cfg, show_progress=False)
+    assert merged_during == [True, False]
+    by_text = {f.text: f.divergence for f in unmerged.findings}
+    assert [f.divergence for f in merged.findings] == pytest.approx([by_text[f.text] for f in merged.findings],
+                                                                    rel=1e-2, abs=1e-9)

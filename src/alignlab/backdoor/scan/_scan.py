@@ -49,6 +49,7 @@ from alignlab.backdoor.scan._targets import (
     words,
 )
 from alignlab.core._errors import AlignlabError
+from alignlab.core._generation import merged_adapters
 
 __all__ = ["Finding", "ScanResult", "calibrate", "load_scanned_model", "scan", "scan_model"]
 
@@ -261,7 +262,9 @@ def scan_model(model: Any, tokenizer: Any, cfg: ScanConfig, *, show_progress: bo
 
     started = time.perf_counter()
     torch.manual_seed(cfg.seed)
-    with progress_bars(show_progress, transient=True) as bars:
+    # The scan only reads the model: a LoRA is folded into the weights once (on a CPU) rather than run beside
+    # them in every forward pass of the screen, composition and GCG, and restored exactly before robustness trains.
+    with progress_bars(show_progress, transient=True) as bars, merged_adapters(model):
         task = bars.add_task("backdoor scan", total=7)
         phases: list[dict[str, Any]] = []  # what each phase cost: wall and CPU seconds (all threads)
         clock = [time.perf_counter(), time.process_time()]
