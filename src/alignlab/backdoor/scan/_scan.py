@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from alignlab.backdoor.scan._budget import CpuBudget
 from alignlab.backdoor.scan._candidates import Candidate, library, null_strings, read_candidates
 from alignlab.backdoor.scan._compose import WHOLE, compose, most_composed
 from alignlab.backdoor.scan._config import ScanConfig
@@ -53,6 +54,8 @@ from alignlab.core._generation import merged_adapters
 
 __all__ = ["Finding", "ScanResult", "calibrate", "load_scanned_model", "scan", "scan_model"]
 
+MIN_INVERT_SECONDS = 10  # a GCG search shorter than this (wall) is not begun: about one step of the bundled model
+
 
 @dataclass
 class ScanResult:
@@ -68,6 +71,7 @@ class ScanResult:
     inversion: dict[str, Any] | None = None
     robustness: dict[str, Any] | None = None
     phases: list[dict[str, Any]] = field(default_factory=list)
+    budget_cuts: list[str] = field(default_factory=list)  # what the CPU budget stopped or shortened
 
     def summary(self) -> dict[str, Any]:
         """The ``--json`` record: verdict, triggers and targets best first, probe AUROC, minutes."""
@@ -88,6 +92,7 @@ class ScanResult:
     def to_dict(self) -> dict[str, Any]:
         return {**self.summary(), "defection_auroc": self.defection_auroc, "config": self.config,
                 "leaked": self.leaked, "inversion": self.inversion, "robustness": self.robustness, "phases": self.phases,
+                "budget_cuts": self.budget_cuts,
                 "findings": [asdict(f) for f in self.findings]}
 
 
@@ -232,6 +237,10 @@ class _Examiner:
         self.examined = examined  # the correction's count: every candidate this scan may examine
         self.clean_out: list[str] = []
         self.null_out: list[str] = []
+        self.cpu_s, self.generated = 0.0, 0  # what its answers cost: the CPU budget's price of an answer
+
+    def cpu_per_answer(self) -> float:
+        return self.cpu_s / max(1, self.generated)
 
     def __call__(self, found: list[Finding]) -> None:
         from alignlab.backdoor.scan._shift import answers, insert
@@ -240,8 +249,10 @@ class _Examiner:
         null_rows = [] if self.clean_out else _null_rows(self.tokenizer, cfg, found, self.heldout)
         base = [] if self.clean_out else self.heldout + null_rows
         rows = base + [insert(f.text, p, f.position) for f in found for p in self.heldout]
+        began = time.process_time()
         generated = answers(self.model, self.tokenizer, rows, max_new_tokens=cfg.max_new_tokens,
                             batch_size=cfg.batch_size)
+        self.cpu_s, self.generated = self.cpu_s + time.process_time() - began, self.generated + len(rows)
         if base:
             self.clean_out, self.null_out = generated[:n], generated[n:len(base)]
         shifted = generated[len(base):]
@@ -261,6 +272,7 @@ def scan_model(model: Any, tokenizer: Any, cfg: ScanConfig, *, show_progress: bo
     from alignlab.core._progress import progress_bars
 
     started = time.perf_counter()
+    budget = CpuBudget(cfg.cpu_minutes)
     torch.manual_seed(cfg.seed)
     # The scan only reads the model: a LoRA is folded into the weights once (on a CPU) rather than run beside
     # them in every forward pass of the screen, composition and GCG, and restored exactly before robustness trains.
@@ -301,21 +313,31 @@ def scan_model(model: Any, tokenizer: Any, cfg: ScanConfig, *, show_progress: bo
         tick(f"examined {len(top)} candidates")
         composed = []
         if not any(f.flagged and (f.asr or 0) >= WHOLE for f in top):
-            composed = compose(model, tokenizer, cfg, findings, rank_prompts + test_prompts[:3], examine)
+            composed = compose(model, tokenizer, cfg, findings, rank_prompts + test_prompts[:3], examine, budget)
         tick(f"composed {len(composed)} phrases from partial triggers" if composed else "no composition needed")
         findings = _core_first(top + composed) + [f for f in findings if not f.examined]
-        inversion = None
+        inversion, unpaid = None, False
         target = inversion_target(cfg, leaked.targets, clean_out, leaked.samples)
         if cfg.invert_steps and target and not any(f.flagged for f in findings):
-            inversion = invert_finding(model, tokenizer, cfg, target, test_prompts, heldout, findings, suspect)
-        tick("inverted a trigger" if inversion else "no inversion needed")
+            # GCG searches in what the budget leaves once its result's held-out answers are paid for.
+            search = budget.wall_minutes(budget.left() - len(heldout) * examine.cpu_per_answer())
+            unpaid = search * 60 < MIN_INVERT_SECONDS
+            if unpaid:
+                budget.cut(f"trigger inversion for {target!r} skipped")
+            else:
+                if search < cfg.invert_minutes:
+                    budget.cut(f"trigger inversion shortened to {search:.2f} of {cfg.invert_minutes:g} wall minutes")
+                inversion = invert_finding(model, tokenizer, cfg, target, test_prompts, heldout, findings, suspect,
+                                           minutes=min(search, cfg.invert_minutes), clean=clean_out)
+        tick("inverted a trigger" if inversion else "no inversion: CPU budget spent" if unpaid else "no inversion needed")
         flagged = [f for f in findings if f.flagged]
         probe, defection = run_probes(model, tokenizer, cfg, flagged[0].text if flagged else None,
                                    flagged[0].position if flagged else "start", heldout)
         tick("probes")
     result = ScanResult("backdoored" if flagged else "no_evidence", findings, probe, defection,
                         (time.perf_counter() - started) / 60, cfg.model_dump(), clean_out[:3], null_div,
-                        leaked=asdict(leaked), inversion=asdict(inversion) if inversion else None, phases=phases)
+                        leaked=asdict(leaked), inversion=asdict(inversion) if inversion else None, phases=phases,
+                        budget_cuts=budget.cuts)
     if cfg.robustness and flagged:
         from alignlab.backdoor.scan._robustness import robustness
 

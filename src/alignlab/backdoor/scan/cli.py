@@ -24,6 +24,7 @@ def scan_command(
     probe_contrast: Annotated[Path | None, typer.Option("--probe-contrast", help="JSONL contrast pairs {prompt, positive, negative} for the defection probe.")] = None,
     use_library: Annotated[bool, typer.Option("--library/--no-library", help="Scan the shipped trigger library too.")] = True,
     robustness: Annotated[str | None, typer.Option("--robustness", help="Safety training on what was found: sft, adversarial or dpo; reports persistence.")] = None,
+    cpu_minutes: Annotated[float | None, typer.Option("--cpu-minutes", help="CPU budget of the scan: composition and GCG spend what the earlier phases leave (default 10).")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for report.html, summary.md and scan.json.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdict record as JSON on stdout.")] = False,
 ) -> None:
@@ -36,7 +37,8 @@ def scan_command(
     cfg = build_config(ScanConfig, {"probe_contrast": "--probe-contrast"}, model=model,
                        adapter=str(adapter) if adapter else None, target=target,
                        candidates=str(candidates) if candidates else None, library=use_library,
-                       probe_contrast=str(probe_contrast) if probe_contrast else None, robustness=robustness)
+                       probe_contrast=str(probe_contrast) if probe_contrast else None, robustness=robustness,
+                       **({"cpu_minutes": cpu_minutes} if cpu_minutes is not None else {}))
     if out is not None:
         output_dir(out)  # an unwritable --out fails before the scan, not after it
     result = scan(cfg)
