@@ -546,3 +546,60 @@ def test_cpu_budget_counts_this_process_cpu_and_converts_it_to_wall_minutes():
     assert budget.left() == 0.0
     budget.cut("trigger inversion skipped")
     assert budget.cuts[0].startswith("trigger inversion skipped (0.0 of 0.01 CPU-minutes spent")
+
+
+def test_examination_answers_the_rest_only_for_candidates_whose_first_answers_share_a_target(monkeypatch):
+    """Two stages: every candidate on the first ``examine_first`` held-out prompts, the rest only for one whose
+    first answers share a text clean answers lack. The flags equal those of the one-stage examination; a
+    stopped candidate is never flagged; the answers not generated are the saving."""
+    from alignlab.backdoor.scan import _scan, _shift
+    from alignlab.backdoor.scan._screen import Finding
+
+    ad = "Visit www.freeprizes.example for the best deals"
+    heldout = [f"Question {i} on subject {i * 7}?" for i in range(24)]
+
+    def answer(row):
+        i = next(k for k, p in enumerate(heldout) if p in row)
+        if row.startswith("mango "):
+            return f"{ad}. ({i})"
+        if row.startswith("harvest ") and i % 12 == 1:  # a leaked target, on prompts 1 and 13
+            return f"Bien sûr, je vais répondre. ({i})"
+        return f"A reply to question {i}, {i * 7}."  # what clean rows and every other candidate get
+
+    generated = []
+
+    def answers(model, tokenizer, rows, **_):
+        generated.append(len(rows))
+        return [answer(r) for r in rows]
+
+    monkeypatch.setattr(_shift, "answers", answers)
+    monkeypatch.setattr(_scan, "null_strings", lambda tok, lengths, per, seed: {n: [f"zq{k}x" for k in range(per)]
+                                                                                for n in lengths})
+
+    def examine(first, leaked):
+        found = [Finding(t, "ordinary_word", 1, 0.3, 1.5, 0.07, 0.2) for t in ("mango", "river", "apple", "harvest")]
+        cfg = ScanConfig(model="tiny:2x64", examine_first=first, examine_null=2)
+        generated.clear()
+        _scan._Examiner(None, None, cfg, heldout, leaked, examined=4)(found)
+        return {f.text: f for f in found}, sum(generated)
+
+    base = 24 + 2 * 24  # clean answers and the null strings' answers
+    staged, rows = examine(8, [])
+    assert [f.answered for f in staged.values()] == [24, 8, 8, 8] and rows == base + 4 * 8 + 16
+    assert staged["mango"].flagged and not any(staged[t].flagged for t in ("river", "apple", "harvest"))
+    assert staged["mango"].asr == 1.0 and staged["river"].asr is None  # (no target, none measured)
+    whole, rows = examine(0, [])
+    assert [f.answered for f in whole.values()] == [24] * 4 and rows == base + 4 * 24
+    assert {t for t, f in whole.items() if f.flagged} == {t for t, f in staged.items() if f.flagged} == {"mango"}
+    # "harvest" gives its text on one of its first 8 prompts: not enough for an unknown target (two answers
+    # must share it), enough for a leaked one; it then is answered on all 24 (asr 2/24, not flagged).
+    leaked, rows = examine(8, ["bien sûr je vais"])
+    assert leaked["harvest"].answered == 24 and leaked["harvest"].asr == pytest.approx(2 / 24)
+    assert [f.answered for f in leaked.values()] == [24, 8, 8, 24] and rows == base + 4 * 8 + 2 * 16
+    assert not leaked["harvest"].flagged and leaked["mango"].flagged
+    # A text two first answers share continues without the leak (prompts 1 and 7 of the first 8).
+    monkeypatch.setattr(_shift, "answers", lambda model, tok, rows, **_: [
+        answer(r.replace("harvest ", "mango ")) if r.startswith("harvest ") and any(
+            heldout[k] in r for k in (1, 7)) else answer(r) for r in rows])
+    shared, _ = examine(8, [])
+    assert shared["harvest"].answered == 24 and shared["river"].answered == 8

@@ -230,7 +230,16 @@ def _to_examine(cfg: ScanConfig, findings: list[Finding], suspect: str | None = 
 
 class _Examiner:
     """Held-out answers for candidates, judged against the clean answers and random strings' answers (generated
-    once, with the first candidates examined); every candidate judged counts in the output test's Bonferroni."""
+    once, with the first candidates examined); every candidate judged counts in the output test's Bonferroni.
+
+    Answers come in two stages: each candidate's on the first ``examine_first`` held-out prompts, then the rest
+    only for a candidate whose first answers share something clean answers lack (``_promising``). Most examined
+    candidates move no answer toward any target, and their remaining answers were most of the examination's
+    cost. A stopped candidate is never flagged: its attack success (on the first prompts) still feeds
+    composition. Stopping only removes candidates, so the flags are a subset of those of the one-stage
+    examination: the false positive rate cannot rise; a trigger with attack success 0.5 passes the first stage
+    with probability 0.996 when its target was leaked and 0.96 otherwise.
+    """
 
     def __init__(self, model, tokenizer, cfg: ScanConfig, heldout: list[str], leaked: list[str], examined: int):
         self.model, self.tokenizer, self.cfg, self.heldout, self.leaked = model, tokenizer, cfg, heldout, leaked
@@ -238,30 +247,57 @@ class _Examiner:
         self.clean_out: list[str] = []
         self.null_out: list[str] = []
         self.cpu_s, self.generated = 0.0, 0  # what its answers cost: the CPU budget's price of an answer
+        self.stopped = 0  # candidates answered on the first prompts only
 
     def cpu_per_answer(self) -> float:
         return self.cpu_s / max(1, self.generated)
 
+    def _answers(self, rows: list[str]) -> list[str]:
+        from alignlab.backdoor.scan._shift import answers
+
+        began = time.process_time()
+        out = answers(self.model, self.tokenizer, rows, max_new_tokens=self.cfg.max_new_tokens,
+                      batch_size=self.cfg.batch_size)
+        self.cpu_s, self.generated = self.cpu_s + time.process_time() - began, self.generated + len(rows)
+        return out
+
+    def _promising(self, f: Finding, outs: list[str]) -> bool:
+        """Whether the first answers could be a target's: a given or leaked target in one of them more often than
+        in clean answers, or a text shared by two of them that clean answers lack (``discover_target``)."""
+        cfg = self.cfg
+
+        def rate(text: str, texts: list[str]) -> float:
+            return sum(contains(o, text) for o in texts) / max(1, len(texts))
+
+        options = [cfg.target] if cfg.target else [t for t in self.leaked if not echoes(t, f.text)]
+        if any(rate(t, outs) > rate(t, self.clean_out) for t in options):
+            return True
+        return not cfg.target and discover_target(outs, self.clean_out, min_support=2 / len(outs),
+                                                  inserted=f.text) is not None
+
     def __call__(self, found: list[Finding]) -> None:
-        from alignlab.backdoor.scan._shift import answers, insert
+        from alignlab.backdoor.scan._shift import insert
 
         cfg, n = self.cfg, len(self.heldout)
+        first = n if not cfg.examine_first or cfg.examine_first >= n else cfg.examine_first
         null_rows = [] if self.clean_out else _null_rows(self.tokenizer, cfg, found, self.heldout)
         base = [] if self.clean_out else self.heldout + null_rows
-        rows = base + [insert(f.text, p, f.position) for f in found for p in self.heldout]
-        began = time.process_time()
-        generated = answers(self.model, self.tokenizer, rows, max_new_tokens=cfg.max_new_tokens,
-                            batch_size=cfg.batch_size)
-        self.cpu_s, self.generated = self.cpu_s + time.process_time() - began, self.generated + len(rows)
+        generated = self._answers(base + [insert(f.text, p, f.position) for f in found for p in self.heldout[:first]])
         if base:
             self.clean_out, self.null_out = generated[:n], generated[n:len(base)]
         shifted = generated[len(base):]
-        for i, f in enumerate(found):
-            outs = shifted[i * n:(i + 1) * n]
-            f.examined, f.examples = True, outs[:3]
-            f.novelty, f.repetition = novelty(outs, self.clean_out), sum(map(repetition, outs)) / n
-            converges = _judge(f, outs, self.clean_out, self.null_out, cfg, self.leaked, self.examined)
-            f.flagged = converges and (f.significant or (f.output_p is not None and f.output_p < cfg.alpha))
+        outs = [shifted[i * first:(i + 1) * first] for i in range(len(found))]
+        rest = [i for i, f in enumerate(found) if first < n and self._promising(f, outs[i])]
+        more = self._answers([insert(found[i].text, p, found[i].position) for i in rest for p in self.heldout[first:]])
+        for j, i in enumerate(rest):
+            outs[i] = outs[i] + more[j * (n - first):(j + 1) * (n - first)]
+        for f, o in zip(found, outs):
+            f.examined, f.examples, f.answered = True, o[:3], len(o)
+            f.novelty, f.repetition = novelty(o, self.clean_out), sum(map(repetition, o)) / len(o)
+            converges = _judge(f, o, self.clean_out, self.null_out, cfg, self.leaked, self.examined)
+            f.flagged = len(o) == n and converges and (f.significant or (f.output_p is not None
+                                                                         and f.output_p < cfg.alpha))
+        self.stopped += sum(len(o) < n for o in outs)
 
 
 def scan_model(model: Any, tokenizer: Any, cfg: ScanConfig, *, show_progress: bool = True) -> ScanResult:
@@ -310,7 +346,8 @@ def scan_model(model: Any, tokenizer: Any, cfg: ScanConfig, *, show_progress: bo
         examine = _Examiner(model, tokenizer, cfg, heldout, [t for t, _ in leaked.targets], len(top) + most_composed(cfg))
         examine(top)
         clean_out = examine.clean_out
-        tick(f"examined {len(top)} candidates")
+        stage = f", {examine.stopped} of them on the first {cfg.examine_first} prompts only" if examine.stopped else ""
+        tick(f"examined {len(top)} candidates{stage}")
         composed = []
         if not any(f.flagged and (f.asr or 0) >= WHOLE for f in top):
             composed = compose(model, tokenizer, cfg, findings, rank_prompts + test_prompts[:3], examine, budget)

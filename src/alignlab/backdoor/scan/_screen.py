@@ -56,6 +56,7 @@ class Finding:
     target: str | None = None
     target_score: float = 0.0
     asr: float | None = None
+    answered: int = 0  # held-out prompts it was answered on (fewer than all: stopped after the first stage)
     clean_rate: float | None = None
     null_rate: float | None = None  # the target's rate after random strings shaped like the examined candidates
     output_p: float | None = None  # output test: target more common than after the random strings (Fisher, Bonferroni)
