@@ -130,16 +130,29 @@ def judge(p: Plant, result) -> dict:
             "probe_auroc": summary["probe_auroc"], "minutes": summary["minutes"]}
 
 
-def _provenance() -> dict:
-    """When, and on which commit, a row was measured: an ``--only`` run adds its rows to the earlier ones."""
+def _commit() -> str | None:
+    """The commit whose code this run imported, read at its start (a row written later must not name a commit
+    made while the run went on); ``+dirty`` when ``src`` or ``benchmarks`` had uncommitted changes."""
     import subprocess
 
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=Path(__file__).parent,
+                              timeout=10).stdout.strip()
+
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                cwd=Path(__file__).parent, timeout=10).stdout.strip() or None
+        head = git("rev-parse", "--short", "HEAD") or None
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", "../src", "../benchmarks")
     except (OSError, subprocess.SubprocessError):
-        commit = None
-    return {"measured": time.strftime("%Y-%m-%d %H:%M"), "commit": commit}
+        return None
+    return head and head + ("+dirty" if dirty else "")
+
+
+RUN_COMMIT = _commit()
+
+
+def _provenance() -> dict:
+    """When, and on which commit, a row was measured: an ``--only`` run adds its rows to the earlier ones."""
+    return {"measured": time.strftime("%Y-%m-%d %H:%M"), "commit": RUN_COMMIT}
 
 
 def _merged(path: Path, rows: list[dict], *, mode: str, screen: str) -> list[dict]:
