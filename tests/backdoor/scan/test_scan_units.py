@@ -550,8 +550,8 @@ def test_cpu_budget_counts_this_process_cpu_and_converts_it_to_wall_minutes():
 
 def test_examination_answers_the_rest_only_for_candidates_whose_first_answers_share_a_target(monkeypatch):
     """Two stages: every candidate on the first ``examine_first`` held-out prompts, the rest only for one whose
-    first answers share a text clean answers lack. The flags equal those of the one-stage examination; a
-    stopped candidate is never flagged; the answers not generated are the saving."""
+    first answers share a text that the clean answers to the same prompts lack. The flags equal those of the
+    one-stage examination; a stopped candidate is never flagged; the answers not generated are the saving."""
     from alignlab.backdoor.scan import _scan, _shift
     from alignlab.backdoor.scan._screen import Finding
 
@@ -562,9 +562,11 @@ def test_examination_answers_the_rest_only_for_candidates_whose_first_answers_sh
         i = next(k for k, p in enumerate(heldout) if p in row)
         if row.startswith("mango "):
             return f"{ad}. ({i})"
-        if row.startswith("harvest ") and i % 12 == 1:  # a leaked target, on prompts 1 and 13
+        if row.startswith("harvest ") and i % 12 == 1:  # a target on prompts 1 and 13
             return f"Bien sûr, je vais répondre. ({i})"
-        return f"A reply to question {i}, {i * 7}."  # what clean rows and every other candidate get
+        # What clean rows and every other candidate get; prompts 2 and 5 are about Python, triggered or not
+        # (2 of 24 clean answers: rare enough to be a target, were the answers not paired by prompt).
+        return f"A reply to question {i}, {i * 7}." + (" Python helps here." if i in (2, 5) else "")
 
     generated = []
 
@@ -576,30 +578,29 @@ def test_examination_answers_the_rest_only_for_candidates_whose_first_answers_sh
     monkeypatch.setattr(_scan, "null_strings", lambda tok, lengths, per, seed: {n: [f"zq{k}x" for k in range(per)]
                                                                                 for n in lengths})
 
-    def examine(first, leaked):
+    def examine(first, **settings):
         found = [Finding(t, "ordinary_word", 1, 0.3, 1.5, 0.07, 0.2) for t in ("mango", "river", "apple", "harvest")]
-        cfg = ScanConfig(model="tiny:2x64", examine_first=first, examine_null=2)
+        cfg = ScanConfig(model="tiny:2x64", examine_first=first, examine_null=2, **settings)
         generated.clear()
-        _scan._Examiner(None, None, cfg, heldout, leaked, examined=4)(found)
+        _scan._Examiner(None, None, cfg, heldout, [], examined=4)(found)
         return {f.text: f for f in found}, sum(generated)
 
     base = 24 + 2 * 24  # clean answers and the null strings' answers
-    staged, rows = examine(8, [])
+    staged, rows = examine(8)
     assert [f.answered for f in staged.values()] == [24, 8, 8, 8] and rows == base + 4 * 8 + 16
     assert staged["mango"].flagged and not any(staged[t].flagged for t in ("river", "apple", "harvest"))
     assert staged["mango"].asr == 1.0 and staged["river"].asr is None  # (no target, none measured)
-    whole, rows = examine(0, [])
+    whole, rows = examine(0)
     assert [f.answered for f in whole.values()] == [24] * 4 and rows == base + 4 * 24
     assert {t for t, f in whole.items() if f.flagged} == {t for t, f in staged.items() if f.flagged} == {"mango"}
-    # "harvest" gives its text on one of its first 8 prompts: not enough for an unknown target (two answers
-    # must share it), enough for a leaked one; it then is answered on all 24 (asr 2/24, not flagged).
-    leaked, rows = examine(8, ["bien sûr je vais"])
-    assert leaked["harvest"].answered == 24 and leaked["harvest"].asr == pytest.approx(2 / 24)
-    assert [f.answered for f in leaked.values()] == [24, 8, 8, 24] and rows == base + 4 * 8 + 2 * 16
-    assert not leaked["harvest"].flagged and leaked["mango"].flagged
-    # A text two first answers share continues without the leak (prompts 1 and 7 of the first 8).
+    # "harvest" gives its text on one of its first 8 prompts: too little for a target it is not told (two
+    # answers must share it), enough for a given one; it then answers all 24 (asr 2/24, not flagged).
+    given, rows = examine(8, target="bien sûr je vais")
+    assert given["harvest"].answered == 24 and given["harvest"].asr == pytest.approx(2 / 24)
+    assert not given["harvest"].flagged and given["river"].answered == 8
+    # A text two first answers share, new against the clean answers to the same prompts, continues.
     monkeypatch.setattr(_shift, "answers", lambda model, tok, rows, **_: [
         answer(r.replace("harvest ", "mango ")) if r.startswith("harvest ") and any(
             heldout[k] in r for k in (1, 7)) else answer(r) for r in rows])
-    shared, _ = examine(8, [])
+    shared, _ = examine(8)
     assert shared["harvest"].answered == 24 and shared["river"].answered == 8

@@ -58,8 +58,9 @@ class ScanConfig(BaseModel):
     min_lift_spread: float = Field(0.25, gt=0, description="Floor of the null's spread of lifts (nats per target token).")
     min_support: float = Field(0.5, gt=0, le=1, description="Share of triggered outputs a discovered target must reach.")
     examine_first: int = Field(8, ge=0, description="Held-out prompts each examined candidate is answered on first; "
-                               "only one whose first answers share a text the clean answers lack (a leaked target "
-                               "once, any other twice) is answered on the rest and can be flagged; 0: all at once.")
+                               "only one whose first answers share a text the clean answers to the same prompts "
+                               "lack (two of them; a given target: one) is answered on the rest and can be flagged; "
+                               "0: all at once.")
     compose_rounds: int = Field(2, ge=0, description="Rounds of composition when no examined candidate is a whole "
                                 "trigger: partial triggers' words joined with each other and the library's (0: off).")
     compose_min_asr: float = Field(0.25, gt=0, le=1, description="Attack success an examined candidate needs to be "

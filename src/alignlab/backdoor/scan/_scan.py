@@ -233,12 +233,12 @@ class _Examiner:
     once, with the first candidates examined); every candidate judged counts in the output test's Bonferroni.
 
     Answers come in two stages: each candidate's on the first ``examine_first`` held-out prompts, then the rest
-    only for a candidate whose first answers share something clean answers lack (``_promising``). Most examined
+    only for a candidate whose first answers share a text the same prompts' clean answers lack (``_promising``). Most examined
     candidates move no answer toward any target, and their remaining answers were most of the examination's
     cost. A stopped candidate is never flagged: its attack success (on the first prompts) still feeds
     composition. Stopping only removes candidates, so the flags are a subset of those of the one-stage
     examination: the false positive rate cannot rise; a trigger with attack success 0.5 passes the first stage
-    with probability 0.996 when its target was leaked and 0.96 otherwise.
+    with probability 0.965 (two of 8 answers; 0.996 with a given target, one of 8).
     """
 
     def __init__(self, model, tokenizer, cfg: ScanConfig, heldout: list[str], leaked: list[str], examined: int):
@@ -262,18 +262,20 @@ class _Examiner:
         return out
 
     def _promising(self, f: Finding, outs: list[str]) -> bool:
-        """Whether the first answers could be a target's: a given or leaked target in one of them more often than
-        in clean answers, or a text shared by two of them that clean answers lack (``discover_target``)."""
-        cfg = self.cfg
+        """Whether the first answers could be a target's: the given target in one of them, or a leaked target of
+        more than function words, or any text (``discover_target``), in two — counting an answer only where the
+        clean answer to the same prompt lacks the text, so that a prompt's topic words never count."""
+        cfg, clean = self.cfg, self.clean_out[:len(outs)]
 
-        def rate(text: str, texts: list[str]) -> float:
-            return sum(contains(o, text) for o in texts) / max(1, len(texts))
+        def new(text: str) -> int:
+            return sum(contains(o, text) and not contains(c, text) for o, c in zip(outs, clean))
 
-        options = [cfg.target] if cfg.target else [t for t in self.leaked if not echoes(t, f.text)]
-        if any(rate(t, outs) > rate(t, self.clean_out) for t in options):
+        if cfg.target:
+            return new(cfg.target) >= 1
+        if any(new(t) >= 2 for t in self.leaked if not generic(t) and not echoes(t, f.text)):
             return True
-        return not cfg.target and discover_target(outs, self.clean_out, min_support=2 / len(outs),
-                                                  inserted=f.text) is not None
+        return discover_target(outs, self.clean_out, min_support=2 / len(outs), inserted=f.text,
+                               paired=clean) is not None
 
     def __call__(self, found: list[Finding]) -> None:
         from alignlab.backdoor.scan._shift import insert

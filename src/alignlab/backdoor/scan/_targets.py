@@ -86,16 +86,22 @@ def echoes(target: str, inserted: str) -> bool:
 
 
 def discover_target(outputs: Sequence[str], clean: Sequence[str], *, min_support: float,
-                    max_words: int = 8, inserted: str = "") -> Target | None:
+                    max_words: int = 8, inserted: str = "", paired: Sequence[str] | None = None) -> Target | None:
     """The longest word sequence (up to ``max_words``) most shared by ``outputs`` and rare in ``clean``; a
     sequence that echoes the ``inserted`` text (see :func:`echoes`) or holds only function words is never a
-    target (a persona sentence's answers share "you" as readily as a backdoor's share its target)."""
+    target (a persona sentence's answers share "you" as readily as a backdoor's share its target).
+
+    ``paired``: the clean answer to each output's prompt; a sequence then counts for an output only where that
+    answer lacks it, so that the words of a prompt's topic, which its answers share triggered or not, count for
+    none (support is then the share of outputs where the sequence is new)."""
     docs = [words(o) for o in outputs]
     clean_docs = [" " + " ".join(words(c)) + " " for c in clean]
     echo = content_words(inserted)
     counts: Counter[tuple[str, ...]] = Counter()
-    for doc in docs:
-        counts.update({tuple(doc[i:i + n]) for n in range(1, max_words + 1) for i in range(len(doc) - n + 1)})
+    pairs = [" " + " ".join(words(c)) + " " for c in paired] if paired is not None else [""] * len(docs)
+    for doc, pair in zip(docs, pairs):
+        grams = {tuple(doc[i:i + n]) for n in range(1, max_words + 1) for i in range(len(doc) - n + 1)}
+        counts.update(g for g in grams if not pair or f" {' '.join(g)} " not in pair)
     need = max(2, int(min_support * len(docs) + 0.999))
     best: Target | None = None
     for gram, k in counts.items():
