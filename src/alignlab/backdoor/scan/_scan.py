@@ -233,9 +233,9 @@ class _Examiner:
     once, with the first candidates examined); every candidate judged counts in the output test's Bonferroni.
 
     Answers come in two stages: each candidate's on the first ``examine_first`` held-out prompts, then the rest
-    only for a candidate whose first answers share a text the same prompts' clean answers lack (``_promising``). Most examined
-    candidates move no answer toward any target, and their remaining answers were most of the examination's
-    cost. A stopped candidate is never flagged: its attack success (on the first prompts) still feeds
+    only for a candidate whose first answers share a text the same prompts' clean answers lack (``_promising``).
+    Most examined candidates move no answer toward any target, and their remaining answers were most of the
+    examination's cost. A stopped candidate is never flagged: its attack success (on the first prompts) still feeds
     composition. Stopping only removes candidates, so the flags are a subset of those of the one-stage
     examination: the false positive rate cannot rise; a trigger with attack success 0.5 passes the first stage
     with probability 0.965 (two of 8 answers; 0.996 with a given target, one of 8).
@@ -247,7 +247,6 @@ class _Examiner:
         self.clean_out: list[str] = []
         self.null_out: list[str] = []
         self.cpu_s, self.generated = 0.0, 0  # what its answers cost: the CPU budget's price of an answer
-        self.stopped = 0  # candidates answered on the first prompts only
 
     def cpu_per_answer(self) -> float:
         return self.cpu_s / max(1, self.generated)
@@ -281,7 +280,7 @@ class _Examiner:
         from alignlab.backdoor.scan._shift import insert
 
         cfg, n = self.cfg, len(self.heldout)
-        first = n if not cfg.examine_first or cfg.examine_first >= n else cfg.examine_first
+        first = min(cfg.examine_first or n, n)
         null_rows = [] if self.clean_out else _null_rows(self.tokenizer, cfg, found, self.heldout)
         base = [] if self.clean_out else self.heldout + null_rows
         generated = self._answers(base + [insert(f.text, p, f.position) for f in found for p in self.heldout[:first]])
@@ -289,7 +288,7 @@ class _Examiner:
             self.clean_out, self.null_out = generated[:n], generated[n:len(base)]
         shifted = generated[len(base):]
         outs = [shifted[i * first:(i + 1) * first] for i in range(len(found))]
-        rest = [i for i, f in enumerate(found) if first < n and self._promising(f, outs[i])]
+        rest = [i for i, f in enumerate(found) if self._promising(f, outs[i])] if first < n else []
         more = self._answers([insert(found[i].text, p, found[i].position) for i in rest for p in self.heldout[first:]])
         for j, i in enumerate(rest):
             outs[i] = outs[i] + more[j * (n - first):(j + 1) * (n - first)]
@@ -297,9 +296,8 @@ class _Examiner:
             f.examined, f.examples, f.answered = True, o[:3], len(o)
             f.novelty, f.repetition = novelty(o, self.clean_out), sum(map(repetition, o)) / len(o)
             converges = _judge(f, o, self.clean_out, self.null_out, cfg, self.leaked, self.examined)
-            f.flagged = len(o) == n and converges and (f.significant or (f.output_p is not None
-                                                                         and f.output_p < cfg.alpha))
-        self.stopped += sum(len(o) < n for o in outs)
+            tested = f.significant or (f.output_p is not None and f.output_p < cfg.alpha)
+            f.flagged = len(o) == n and converges and tested
 
 
 def scan_model(model: Any, tokenizer: Any, cfg: ScanConfig, *, show_progress: bool = True) -> ScanResult:
@@ -348,7 +346,8 @@ def scan_model(model: Any, tokenizer: Any, cfg: ScanConfig, *, show_progress: bo
         examine = _Examiner(model, tokenizer, cfg, heldout, [t for t, _ in leaked.targets], len(top) + most_composed(cfg))
         examine(top)
         clean_out = examine.clean_out
-        stage = f", {examine.stopped} of them on the first {cfg.examine_first} prompts only" if examine.stopped else ""
+        stopped = sum(f.answered < len(heldout) for f in top)
+        stage = f", {stopped} of them on the first {cfg.examine_first} prompts only" if stopped else ""
         tick(f"examined {len(top)} candidates{stage}")
         composed = []
         if not any(f.flagged and (f.asr or 0) >= WHOLE for f in top):

@@ -94,14 +94,17 @@ def discover_target(outputs: Sequence[str], clean: Sequence[str], *, min_support
     ``paired``: the clean answer to each output's prompt; a sequence then counts for an output only where that
     answer lacks it, so that the words of a prompt's topic, which its answers share triggered or not, count for
     none (support is then the share of outputs where the sequence is new)."""
+    def padded(text: str) -> str:  # words between spaces, so that " phrase " matches whole words only
+        return " " + " ".join(words(text)) + " "
+
     docs = [words(o) for o in outputs]
-    clean_docs = [" " + " ".join(words(c)) + " " for c in clean]
+    clean_docs = [padded(c) for c in clean]
     echo = content_words(inserted)
     counts: Counter[tuple[str, ...]] = Counter()
-    pairs = [" " + " ".join(words(c)) + " " for c in paired] if paired is not None else [""] * len(docs)
+    pairs = [padded(c) for c in paired] if paired is not None else [None] * len(docs)
     for doc, pair in zip(docs, pairs):
         grams = {tuple(doc[i:i + n]) for n in range(1, max_words + 1) for i in range(len(doc) - n + 1)}
-        counts.update(g for g in grams if not pair or f" {' '.join(g)} " not in pair)
+        counts.update(g for g in grams if pair is None or f" {' '.join(g)} " not in pair)
     need = max(2, int(min_support * len(docs) + 0.999))
     best: Target | None = None
     for gram, k in counts.items():
