@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 import typer
@@ -298,4 +299,32 @@ def test_gcg_spends_what_the_cpu_budget_leaves_and_a_spent_budget_skips_it(candi
     assert "no inversion: CPU budget spent" in [p["phase"] for p in spent.phases]
     write_report(spent, tmp_path)
     assert "cut by the CPU budget" in (tmp_path / "summary.md").read_text()
+    # The probes' untriggered half runs before composition and GCG, and its cost is kept back from them: a
+    # basis priced at all but a few seconds of a budget that would shorten GCG leaves GCG nothing.
+    real_basis = scan_mod.probe_basis
+    monkeypatch.setattr(scan_mod, "probe_basis", lambda *a: replace(real_basis(*a), cpu_s=2.0 * 60 - 5))
+    priced = scan_model(model, tokenizer, cfg.model_copy(update={"cpu_minutes": 2.0}), show_progress=False)
+    assert len(budgets) == n_calls and priced.inversion is None
+    assert "probes' untriggered half" in [p["phase"] for p in priced.phases]
     assert "Cut by the CPU budget" in (tmp_path / "report.html").read_text()
+
+
+def test_probes_reuse_their_untriggered_half_computed_before_gcg(monkeypatch):
+    """run_probes given the basis (computed before composition and GCG) gives what it computes alone, without
+    computing the untriggered half again."""
+    import alignlab.backdoor.scan._probes as probes_mod
+    from alignlab.core._models import load_model
+
+    model, tokenizer = load_model("tiny:2x64", seed=0)
+    cfg = ScanConfig(model="tiny:2x64")
+    heldout = [f"Tell me about topic {i}." for i in range(8)]
+    alone = probes_mod.run_probes(model, tokenizer, cfg, TRIGGER, "start", heldout)
+    basis = probes_mod.probe_basis(model, tokenizer, cfg, heldout)
+    assert basis.cpu_s > 0 and sorted(basis.plain) == basis.layers
+
+    def again(*a):
+        raise AssertionError("the untriggered half was computed again")
+
+    monkeypatch.setattr(probes_mod, "probe_basis", again)
+    assert probes_mod.run_probes(model, tokenizer, cfg, TRIGGER, "start", heldout, basis) == pytest.approx(alone)
+    assert probes_mod.run_probes(model, tokenizer, cfg, None, "start", heldout, basis) == (None, None)

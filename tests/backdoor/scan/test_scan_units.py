@@ -544,6 +544,9 @@ def test_cpu_budget_counts_this_process_cpu_and_converts_it_to_wall_minutes():
     while time.process_time() - began < 0.7:
         pass
     assert budget.left() == 0.0
+    reserving = CpuBudget(1.0)  # 60 CPU-s, 45 of them kept back for the probes
+    reserving.reserved = 45.0
+    assert 14.0 < reserving.left() <= 15.0
     budget.cut("trigger inversion skipped")
     assert budget.cuts[0].startswith("trigger inversion skipped (0.0 of 0.01 CPU-minutes spent")
 

@@ -2,8 +2,9 @@
 
 The budget is CPU time (user + system of every thread of this process: ``time.process_time``), the measure the
 scan's cost goal is stated in. The candidate scan and the examination always run; composition and GCG, the
-phases that only run when nothing whole was found, spend what the earlier ones left, and each cut is written
-down so that the report says what a bigger budget would have run.
+phases that only run when nothing whole was found, spend what the earlier ones left, less what is reserved for
+the probes that follow them, and each cut is written down so that the report says what a bigger budget would
+have run.
 """
 
 from __future__ import annotations
@@ -21,14 +22,15 @@ class CpuBudget:
         self.limit = None if minutes is None else minutes * 60
         self._cpu, self._wall = time.process_time(), time.perf_counter()
         self.cuts: list[str] = []  # what the budget stopped or shortened, in words
+        self.reserved = 0.0  # CPU seconds kept back for work that must still run after the budgeted phases
 
     def spent(self) -> float:
         """CPU seconds since the start."""
         return time.process_time() - self._cpu
 
     def left(self) -> float:
-        """CPU seconds left (inf without a cap; never below 0)."""
-        return math.inf if self.limit is None else max(0.0, self.limit - self.spent())
+        """CPU seconds left to spend, the reservation kept back (inf without a cap; never below 0)."""
+        return math.inf if self.limit is None else max(0.0, self.limit - self.spent() - self.reserved)
 
     def cpu_per_wall(self) -> float:
         """The CPU seconds a wall second has cost so far (about the threads torch keeps busy), at least 1."""

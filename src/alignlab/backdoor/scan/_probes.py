@@ -12,7 +12,9 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -20,8 +22,8 @@ from typing import Any
 from alignlab.core._chat import add_special_tokens, format_prompt
 from alignlab.core._errors import AlignlabError
 
-__all__ = ["activations", "auroc", "contrast_pairs", "default_layers", "defection_direction", "run_probes",
-           "trigger_probe_auroc"]
+__all__ = ["ProbeBasis", "activations", "auroc", "contrast_pairs", "default_layers", "defection_direction",
+           "probe_basis", "run_probes", "trigger_probe_auroc"]
 
 
 def contrast_pairs(path: str | Path | None = None) -> list[dict[str, str]]:
@@ -141,23 +143,44 @@ def trigger_probe_auroc(triggered: dict[int, Any], untriggered: dict[int, Any], 
     return float(roc_auc_score(y, scores)), max(set(chosen), key=chosen.count)
 
 
-def run_probes(model: Any, tokenizer: Any, cfg: Any, trigger: str | None, position: str, heldout: list[str]):
-    """Trigger-probe and defection-probe AUROC on ``heldout`` once ``trigger`` is found (else None, None);
-    the contrast file is read first, so a bad one fails before any model work."""
-    from alignlab.backdoor.scan._shift import insert
+@dataclass
+class ProbeBasis:
+    """The probes' trigger-free half: the layers, the untriggered prompts' activations and the defection
+    directions, with the CPU seconds they cost (the price the scan's budget reserves for the other half)."""
 
-    pairs = contrast_pairs(cfg.probe_contrast)  # read before the model work, so a bad file fails first
-    if trigger is None:
-        return None, None
+    layers: list[int]
+    plain: dict[int, Any]
+    directions: dict[int, Any]
+    cpu_s: float
+
+
+def probe_basis(model: Any, tokenizer: Any, cfg: Any, heldout: list[str]) -> ProbeBasis:
+    """Activations of the untriggered ``heldout`` prompts and the defection directions from the contrast pairs."""
+    cpu = time.process_time()
+    pairs = contrast_pairs(cfg.probe_contrast)
     n_layers = model.config.num_hidden_layers
     layers = cfg.layers or default_layers(n_layers)
     bad = [x for x in layers if not 0 <= x <= n_layers]
     if bad:
         raise AlignlabError(f"Probe layers {bad} are out of range; the model has hidden states 0…{n_layers}.")
-    plain = [format_prompt(tokenizer, p) for p in heldout]
-    triggered = [format_prompt(tokenizer, insert(trigger, p, position)) for p in heldout]
-    a_trig, a_plain = activations(model, tokenizer, triggered, layers), activations(model, tokenizer, plain, layers)
+    plain = activations(model, tokenizer, [format_prompt(tokenizer, p) for p in heldout], layers)
     directions = defection_direction(model, tokenizer, pairs, layers)
-    defection = max(auroc(a_trig[x] @ directions[x], a_plain[x] @ directions[x]) for x in layers)
-    probe, _layer = trigger_probe_auroc(a_trig, a_plain, cfg.seed)
+    return ProbeBasis(list(layers), plain, directions, time.process_time() - cpu)
+
+
+def run_probes(model: Any, tokenizer: Any, cfg: Any, trigger: str | None, position: str, heldout: list[str],
+               basis: ProbeBasis | None = None):
+    """Trigger-probe and defection-probe AUROC on ``heldout`` once ``trigger`` is found (else None, None);
+    the contrast file is read first, so a bad one fails before any model work. ``basis``: the trigger-free
+    half, if it was computed already (see :func:`probe_basis`)."""
+    from alignlab.backdoor.scan._shift import insert
+
+    contrast_pairs(cfg.probe_contrast)  # read before the model work, so a bad file fails first
+    if trigger is None:
+        return None, None
+    basis = basis or probe_basis(model, tokenizer, cfg, heldout)
+    triggered = [format_prompt(tokenizer, insert(trigger, p, position)) for p in heldout]
+    a_trig = activations(model, tokenizer, triggered, basis.layers)
+    defection = max(auroc(a_trig[x] @ basis.directions[x], basis.plain[x] @ basis.directions[x]) for x in basis.layers)
+    probe, _layer = trigger_probe_auroc(a_trig, basis.plain, cfg.seed)
     return probe, defection

@@ -36,7 +36,7 @@ from alignlab.backdoor.scan._compose import WHOLE, compose, most_composed
 from alignlab.backdoor.scan._config import ScanConfig
 from alignlab.backdoor.scan._invert import inversion_target, invert_finding
 from alignlab.backdoor.scan._leak import Leak
-from alignlab.backdoor.scan._probes import run_probes
+from alignlab.backdoor.scan._probes import probe_basis, run_probes
 from alignlab.backdoor.scan._screen import Finding, calibrate, screen
 from alignlab.backdoor.scan._shift import forced_ids
 from alignlab.backdoor.scan._targets import (
@@ -313,7 +313,7 @@ def scan_model(model: Any, tokenizer: Any, cfg: ScanConfig, *, show_progress: bo
     # The scan only reads the model: a LoRA is folded into the weights once (on a CPU) rather than run beside
     # them in every forward pass of the screen, composition and GCG, and restored exactly before robustness trains.
     with progress_bars(show_progress, transient=True) as bars, merged_adapters(model):
-        task = bars.add_task("backdoor scan", total=7)
+        task = bars.add_task("backdoor scan", total=8)  # 7 phases, and the probes' half when it runs early
         phases: list[dict[str, Any]] = []  # what each phase cost: wall and CPU seconds (all threads)
         clock = [time.perf_counter(), time.process_time()]
 
@@ -349,8 +349,14 @@ def scan_model(model: Any, tokenizer: Any, cfg: ScanConfig, *, show_progress: bo
         stopped = sum(f.answered < len(heldout) for f in top)
         stage = f", {stopped} of them on the first {cfg.examine_first} prompts only" if stopped else ""
         tick(f"examined {len(top)} candidates{stage}")
-        composed = []
+        composed, basis = [], None
         if not any(f.flagged and (f.asr or 0) >= WHOLE for f in top):
+            # Composition and GCG spend what the budget leaves, and the probes come after them: their trigger-free
+            # half runs now, and its cost is reserved for the other half (the triggered prompts' pass and the probe's
+            # cross-validation cost 0.65-0.77 of it on the bundled model).
+            basis = probe_basis(model, tokenizer, cfg, heldout)
+            budget.reserved = basis.cpu_s
+            tick("probes' untriggered half")
             composed = compose(model, tokenizer, cfg, findings, rank_prompts + test_prompts[:3], examine, budget)
         tick(f"composed {len(composed)} phrases from partial triggers" if composed else "no composition needed")
         findings = _core_first(top + composed) + [f for f in findings if not f.examined]
@@ -370,8 +376,9 @@ def scan_model(model: Any, tokenizer: Any, cfg: ScanConfig, *, show_progress: bo
         tick("inverted a trigger" if inversion else "no inversion: CPU budget spent" if unpaid else "no inversion needed")
         flagged = [f for f in findings if f.flagged]
         probe, defection = run_probes(model, tokenizer, cfg, flagged[0].text if flagged else None,
-                                   flagged[0].position if flagged else "start", heldout)
+                                   flagged[0].position if flagged else "start", heldout, basis)
         tick("probes")
+        bars.update(task, completed=8)
     result = ScanResult("backdoored" if flagged else "no_evidence", findings, probe, defection,
                         (time.perf_counter() - started) / 60, cfg.model_dump(), clean_out[:3], null_div,
                         leaked=asdict(leaked), inversion=asdict(inversion) if inversion else None, phases=phases,
