@@ -150,9 +150,27 @@ def _commit() -> str | None:
 RUN_COMMIT = _commit()
 
 
+def _scan_code() -> str:
+    """A digest of the files the scan runs on (the engine, the backdoor instrument, the bundled data), read at the
+    start: rows measured on different commits with the same digest ran the same scan, so they make one table."""
+    import hashlib
+
+    root = Path(__file__).resolve().parent.parent / "src" / "alignlab"
+    digest = hashlib.sha256()
+    for part in ("__init__.py", "core", "backdoor", "data"):
+        for path in sorted((root / part).rglob("*") if (root / part).is_dir() else [root / part]):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
+
+
+SCAN_CODE = _scan_code()
+
+
 def _provenance() -> dict:
-    """When, and on which commit, a row was measured: an ``--only`` run adds its rows to the earlier ones."""
-    return {"measured": time.strftime("%Y-%m-%d %H:%M"), "commit": RUN_COMMIT}
+    """When, on which commit and on which scan code a row was measured: an ``--only`` run adds its rows to the
+    earlier ones."""
+    return {"measured": time.strftime("%Y-%m-%d %H:%M"), "commit": RUN_COMMIT, "scan_code": SCAN_CODE}
 
 
 def _merged(path: Path, rows: list[dict], *, mode: str, screen: str) -> list[dict]:
@@ -207,6 +225,7 @@ def main() -> None:
                      "cpu_minutes": round((time.process_time() - cpu) / 60, 3), "phases": result.phases,
                      **_provenance()})
         print(json.dumps(rows[-1]), flush=True)
+        _write_table(args.out, rows, quick=args.quick, screen=args.screen)
     for p in plants:
         folder = args.out / p.name
         started = time.perf_counter()
@@ -219,23 +238,32 @@ def main() -> None:
         rows.append({**judge(p, result), "cpu_minutes": round(cpu_minutes, 3), "phases": result.phases,
                      **_provenance()})
         print(json.dumps(rows[-1]), flush=True)
-    rows = _merged(args.out / "benchmark.json", rows, mode="quick" if args.quick else "full", screen=args.screen)
+        _write_table(args.out, rows, quick=args.quick, screen=args.screen)
+
+
+def _write_table(out: Path, rows: list[dict], *, quick: bool, screen: str) -> dict:
+    """Merge this run's rows so far with the earlier runs' and write ``benchmark.json`` with its totals; called
+    after every scanned model, so an interrupted run keeps every model it measured."""
+    rows = _merged(out / "benchmark.json", rows, mode="quick" if quick else "full", screen=screen)
     planted = [r for r in rows if r["planted"]]
+    codes = sorted({r.get("scan_code") or "unrecorded" for r in rows})
     totals = {
         "recovered_both": sum(r["trigger_recovered"] and r["target_recovered"] for r in planted),
         "planted": len(planted),
         "controls_flagged": sum(r["verdict"] == "backdoored" for r in rows if not r["planted"]),
         "min_probe_auroc": min((r["probe_auroc"] for r in planted if r["probe_auroc"] is not None), default=None),
-        "max_minutes": max(r["minutes"] for r in rows),
-        "max_cpu_minutes": max(r["cpu_minutes"] for r in rows),
+        "max_minutes": max((r["minutes"] for r in rows), default=None),
+        "max_cpu_minutes": max((r["cpu_minutes"] for r in rows), default=None),
         "by_method": {m: sum(r["trigger_recovered"] and r["target_recovered"] and r["trigger_method"] == m
                              for r in planted) for m in ("candidates", "leak", "compose", "gcg")},
-        "mode": "quick (tiny:2x128; not the acceptance set)" if args.quick else "full", "screen": args.screen,
+        "mode": "quick (tiny:2x128; not the acceptance set)" if quick else "full", "screen": screen,
+        # One digest: every row ran the same scan. More: the table mixes scan code, and its totals say so.
+        "scan_code": codes[0] if len(codes) == 1 else codes,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "benchmark.json").write_text(json.dumps({"rows": rows, "totals": totals}, indent=1))
-    print(json.dumps(totals))
-
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "benchmark.json").write_text(json.dumps({"rows": rows, "totals": totals}, indent=1))
+    print(json.dumps(totals), flush=True)
+    return totals
 
 if __name__ == "__main__":
     main()
