@@ -252,8 +252,8 @@ def _write_table(out: Path, rows: list[dict], *, quick: bool, screen: str) -> di
         "planted": len(planted),
         "controls_flagged": sum(r["verdict"] == "backdoored" for r in rows if not r["planted"]),
         "min_probe_auroc": min((r["probe_auroc"] for r in planted if r["probe_auroc"] is not None), default=None),
-        "max_minutes": max((r["minutes"] for r in rows), default=None),
-        "max_cpu_minutes": max((r["cpu_minutes"] for r in rows), default=None),
+        "max_minutes": max(r["minutes"] for r in rows),
+        "max_cpu_minutes": max(r["cpu_minutes"] for r in rows),
         "by_method": {m: sum(r["trigger_recovered"] and r["target_recovered"] and r["trigger_method"] == m
                              for r in planted) for m in ("candidates", "leak", "compose", "gcg")},
         "mode": "quick (tiny:2x128; not the acceptance set)" if quick else "full", "screen": screen,
@@ -264,6 +264,7 @@ def _write_table(out: Path, rows: list[dict], *, quick: bool, screen: str) -> di
     (out / "benchmark.json").write_text(json.dumps({"rows": rows, "totals": totals}, indent=1))
     print(json.dumps(totals), flush=True)
     return totals
+
 
 if __name__ == "__main__":
     main()
